@@ -1,0 +1,38 @@
+"""Standing rules of the code base that a test can guard."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "tui_recs"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_core_never_imports_textual():
+    offenders = [
+        str(path.relative_to(PACKAGE.parent))
+        for path in PACKAGE.rglob("*.py")
+        if "app" not in path.relative_to(PACKAGE).parts
+        and any(name == "textual" or name.startswith("textual.") for name in _imported_modules(path))
+    ]
+    assert offenders == [], f"core modules import textual: {offenders}"
+
+
+def test_importing_the_core_does_not_load_heavy_libraries():
+    code = (
+        "import sys, tui_recs, tui_recs.data, tui_recs.errors, tui_recs.cli;"
+        "print(sorted(m for m in ('numba', 'pandas', 'scipy', 'annoy', 'textual') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

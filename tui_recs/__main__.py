@@ -1,0 +1,3 @@
+from tui_recs.cli import main
+
+raise SystemExit(main())

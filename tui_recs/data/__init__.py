@@ -1,0 +1,32 @@
+"""Data layer: loaders for real listening data, the built-in demo data, and the Dataset.
+
+Entry points: :func:`load` (a file or folder -> Dataset) and :func:`demo` (synthetic data).
+Heavy libraries (pandas, scipy) are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tui_recs.data.dataset import Dataset
+from tui_recs.errors import DataError
+
+__all__ = ["Dataset", "DataError", "load", "demo", "FORMATS"]
+
+#: Format names accepted by :func:`load` (plus "auto").
+FORMATS = ("lastfm-360k", "hetrec-2k", "csv")
+
+
+def load(path: str | Path, format: str = "auto", **options: Any) -> Dataset:
+    """Read listening data at ``path`` into a Dataset (see ``tui_recs.data.loaders``)."""
+    from tui_recs.data.loaders import load as load_file
+
+    return load_file(path, format=format, **options)
+
+
+def demo(**options: Any) -> Dataset:
+    """The built-in synthetic dataset (see ``tui_recs.data.demo``)."""
+    from tui_recs.data.demo import generate
+
+    return generate(**options)

@@ -1,0 +1,150 @@
+"""The one small interface every recommender implements, and the factor-model queries.
+
+Orientation is explicit everywhere: ``user_items`` is a users × items CSR matrix.
+Item and user ids here are integer row/column positions of the Dataset.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import numpy as np
+
+from tui_recs.errors import ModelError
+from tui_recs.models.topk import rows_per_block, top_k
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
+#: ``callback(iteration, seconds, loss_or_None) -> bool | None``; returning False stops training.
+FitCallback = Callable[[int, float, "float | None"], "bool | None"]
+
+
+class Recommender(ABC):
+    """fit / similar_items / recommend, single and batched, for any algorithm."""
+
+    #: Short name shown in tables and used on the command line ("als", "lsa", ...).
+    name: str = "model"
+
+    @abstractmethod
+    def fit(self, user_items: "sp.csr_matrix", callback: FitCallback | None = None) -> "Recommender":
+        """Learn from a users × items matrix of play counts (float32 CSR)."""
+
+    @abstractmethod
+    def similar_items_batch(self, items: Sequence[int], n: int = 10
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """Most similar artists for each query artist, the query itself left out.
+
+        Returns (ids, scores), each len(items) × n; rows are padded with id -1 / score -inf
+        when fewer than n artists exist.
+        """
+
+    @abstractmethod
+    def recommend_batch(self, users: Sequence[int], user_items: "sp.csr_matrix", n: int = 10,
+                        filter_already_listened: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Top-n artists for each listener (row of ``user_items``), padded like similar_items."""
+
+    def similar_items(self, item: int, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) of the n artists most similar to ``item``, best first, without it."""
+        ids, scores = self.similar_items_batch([item], n)
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+    def recommend(self, user: int, user_items: "sp.csr_matrix", n: int = 10,
+                  filter_already_listened: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) of the n best artists for listener row ``user`` of ``user_items``."""
+        ids, scores = self.recommend_batch([user], user_items, n, filter_already_listened)
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+
+def _stack(blocks: list[tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stack per-block top-k results into q × n arrays; excluded (non-finite) cells get id -1."""
+    if not blocks:
+        return np.empty((0, n), dtype=np.int64), np.empty((0, n), dtype=np.float32)
+    ids = np.vstack([block_ids for block_ids, _ in blocks])
+    scores = np.vstack([block_scores for _, block_scores in blocks])
+    q, k = ids.shape
+    out_ids = np.full((q, n), -1, dtype=np.int64)
+    out_scores = np.full((q, n), -np.inf, dtype=np.float32)
+    out_ids[:, :k] = ids
+    out_scores[:, :k] = scores
+    out_ids[~np.isfinite(out_scores)] = -1
+    return out_ids, out_scores
+
+
+def check_ids(ids: Sequence[int], upper: int, what: str) -> np.ndarray:
+    """Validate positions 0 <= id < upper; a bad one is a ModelError naming it."""
+    array = np.asarray(ids, dtype=np.int64).ravel()
+    bad = array[(array < 0) | (array >= upper)]
+    if len(bad):
+        raise ModelError(f"{what} {int(bad[0])} is out of range: the model knows {upper} {what}s")
+    return array
+
+
+class FactorModel(Recommender):
+    """A model whose scores are dot products of user and item factors.
+
+    Subclasses set ``item_factors`` (items × f) and ``user_factors`` (users × f), float32, in
+    ``fit``, and may override :meth:`user_vectors` (LSA projects listeners it has not stored).
+    Related artists are ranked by cosine; recommendations by exact dot product.
+    """
+
+    item_factors: np.ndarray | None = None
+    user_factors: np.ndarray | None = None
+
+    def _require_fitted(self) -> np.ndarray:
+        if self.item_factors is None:
+            raise ModelError(f"the {self.name} model is not trained yet: call fit() first")
+        return self.item_factors
+
+    @property
+    def normalized_item_factors(self) -> np.ndarray:
+        """Item factors scaled to unit length (rows of zeros stay zero), items × f float32."""
+        factors = self._require_fitted()
+        cached = self.__dict__.get("_normalized")
+        if cached is None or cached[0] is not factors:
+            norms = np.linalg.norm(factors, axis=1, keepdims=True)
+            normalized = np.divide(factors, norms, out=np.zeros_like(factors), where=norms > 0)
+            cached = (factors, normalized.astype(np.float32, copy=False))
+            self.__dict__["_normalized"] = cached
+        return cached[1]
+
+    def user_vectors(self, users: np.ndarray, user_items: "sp.csr_matrix") -> np.ndarray:
+        """Factor vectors (len(users) × f) for listener rows ``users`` of ``user_items``."""
+        if self.user_factors is None:
+            raise ModelError(f"the {self.name} model is not trained yet: call fit() first")
+        return self.user_factors[check_ids(users, self.user_factors.shape[0], "user")]
+
+    def similar_items_batch(self, items: Sequence[int], n: int = 10
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        normalized = self.normalized_item_factors
+        items = check_ids(items, normalized.shape[0], "item")
+        blocks = []
+        block_rows = rows_per_block(normalized.shape[0])
+        for start in range(0, len(items), block_rows):
+            block = items[start:start + block_rows]
+            scores = normalized[block] @ normalized.T
+            scores[np.arange(len(block)), block] = -np.inf
+            blocks.append(top_k(scores, n))
+        return _stack(blocks, n)
+
+    def recommend_batch(self, users: Sequence[int], user_items: "sp.csr_matrix", n: int = 10,
+                        filter_already_listened: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        item_factors = self._require_fitted()
+        users = check_ids(users, user_items.shape[0], "user")
+        if user_items.shape[1] != item_factors.shape[0]:
+            raise ModelError(f"user_items has {user_items.shape[1]} items but the {self.name} "
+                             f"model was trained on {item_factors.shape[0]}: pass the users × items "
+                             "matrix it was trained on")
+        blocks = []
+        block_rows = rows_per_block(item_factors.shape[0])
+        for start in range(0, len(users), block_rows):
+            block = users[start:start + block_rows]
+            scores = self.user_vectors(block, user_items) @ item_factors.T
+            if filter_already_listened:
+                heard = user_items[block]
+                scores[np.repeat(np.arange(len(block)), np.diff(heard.indptr)), heard.indices] = -np.inf
+            blocks.append(top_k(scores, n))
+        return _stack(blocks, n)
