@@ -117,7 +117,8 @@ class _Factorizer:
 
         local_codes, uniques = pd.factorize(chunk_values, use_na_sentinel=True)
         codes_of = self.codes_of
-        global_codes = np.fromiter((codes_of.setdefault(value, len(codes_of)) for value in uniques),
+        global_codes = np.fromiter((codes_of.setdefault(value, len(codes_of))
+                                    for value in uniques.tolist()),
                                    dtype=np.int64, count=len(uniques))
         return np.where(local_codes >= 0, global_codes[local_codes], -1) if len(uniques) else \
             np.full(len(local_codes), -1, dtype=np.int64)
@@ -152,7 +153,7 @@ def read_factorized(path: Path, *, sep: str, n_fields: int, columns: Mapping[str
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             reader = pd.read_csv(
-                path, sep=sep, header=None, names=names, skiprows=skip_lines, dtype=str,
+                path, sep=sep, header=None, names=names, skiprows=skip_lines, dtype=object,
                 quoting=csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL,
                 keep_default_na=False, na_values=[""], skip_blank_lines=False,
                 on_bad_lines="warn", encoding=encoding, chunksize=CHUNK_ROWS, engine="c",
