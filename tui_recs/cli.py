@@ -1,18 +1,20 @@
-"""The ``tui-recs`` command line. It parses arguments and prints; the work is in the core.
+"""The ``tui-recs`` command line: every question the UI answers, answerable from a shell.
 
-Exit codes: 0 ok, 1 data/model error, 2 usage error. Errors are one line on stderr
-(``--debug`` shows the traceback).
+It parses arguments, calls the core and prints; no logic lives only here. Exit codes: 0 ok,
+1 data/model error, 2 usage error; errors are one line on stderr (``--debug`` shows the
+traceback). ``--json`` prints one JSON document on stdout and nothing else there.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from tui_recs.errors import TuiRecsError
 
@@ -24,14 +26,34 @@ class UsageError(TuiRecsError):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse would print usage and exit itself
+    def error(self, message: str) -> None:  # argparse would print usage and exit(2) itself
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
-def _add_data_options(parser: argparse.ArgumentParser) -> None:
+# ------------------------------------------------------------------------------- options
+#: Command-line hyperparameter -> (model parameter, type, help).
+HYPERPARAMETERS = {
+    "factors": ("factors", int, "latent factors (ALS, LSA)"),
+    "iterations": ("iterations", int, "ALS iterations"),
+    "regularization": ("regularization", float, "ALS L2 regularization"),
+    "alpha": ("alpha", float, "ALS confidence scale: c = 1 + alpha * plays"),
+    "solver": ("solver", str, "ALS solver: cg or cholesky"),
+    "cg-steps": ("cg_steps", int, "ALS conjugate-gradient steps per update"),
+    "bm25-k1": ("bm25_k1", float, "LSA BM25 K1"),
+    "bm25-b": ("bm25_b", float, "LSA BM25 B"),
+    "seed": ("random_state", int, "random seed (default 0)"),
+    "threads": ("num_threads", int, "threads for training (default: all cores)"),
+}
+
+
+def _add_data_options(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """--data, --format, --cache-dir, --no-cache. Subcommands take them too, without defaults
+    of their own, so ``tui-recs --data X info`` and ``tui-recs info --data X`` agree."""
     from tui_recs.data import FORMATS
 
     group = parser.add_argument_group("data")
+    if not defaults:
+        group.argument_default = argparse.SUPPRESS
     group.add_argument("--data", metavar="PATH",
                        help="listening data: a Last.fm 360K TSV, the hetrec-2k folder, or a CSV/TSV "
                             "(default: the built-in demo data)")
@@ -43,90 +65,499 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
 
 
+def _add_model_options(parser: argparse.ArgumentParser, multiple: bool = False) -> None:
+    group = parser.add_argument_group("model")
+    if multiple:
+        group.add_argument("--models", default="als,lsa", type=_model_list,
+                           help="comma-separated models (default: als,lsa)")
+    else:
+        group.add_argument("--model", default="als", type=_model_name,
+                           help="als (default), lsa or popularity")
+    for flag, (_, kind, text) in HYPERPARAMETERS.items():
+        group.add_argument(f"--{flag}", type=kind, help=text)
+
+
+def _model_name(text: str) -> str:
+    from tui_recs.models.registry import ALGORITHMS
+
+    if text not in ALGORITHMS:
+        raise argparse.ArgumentTypeError(f"unknown model {text!r} (choose from "
+                                         f"{', '.join(ALGORITHMS)})")
+    return text
+
+
+def _model_list(text: str) -> list[str]:
+    names = [_model_name(name.strip()) for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one model")
+    return names
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="tui-recs", description=__doc__.splitlines()[0].rstrip("."))
+    parser = _Parser(prog="tui-recs", description=(__doc__ or "").splitlines()[0].rstrip("."))
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.add_argument("--no-mouse", action="store_true", help="(UI) leave the mouse to the terminal")
+    _add_data_options(parser)
     commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
-    info = commands.add_parser("info", help="describe a dataset: sizes, density, top artists")
-    _add_data_options(info)
-    info.add_argument("--top", type=int, default=10, help="how many top artists to list")
-    info.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    def command(name: str, text: str, model: bool | str = False) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=text, description=text)
+        _add_data_options(sub, defaults=False)
+        if model:
+            _add_model_options(sub, multiple=model == "many")
+        sub.add_argument("--json", action="store_true", help="one JSON document on stdout")
+        return sub
+
+    info = command("info", "describe a dataset: sizes, density, top artists")
+    info.add_argument("--top", type=_positive, default=10, help="how many top artists to list")
+
+    related = command("related", "artists related to ARTIST", model=True)
+    related.add_argument("artist", metavar="ARTIST", help="an artist name, typed loosely")
+    related.add_argument("-n", type=_positive, default=10, help="how many (default 10)")
+    related.add_argument("--exact", action="store_true", help="exact search, not the Annoy index")
+
+    recommend = command("recommend", "recommendations for listener USER", model=True)
+    recommend.add_argument("user", metavar="USER", help="a listener id of the dataset")
+    recommend.add_argument("-n", type=_positive, default=10, help="how many (default 10)")
+    recommend.add_argument("--explain", action="store_true",
+                           help="show which listened artists led to each recommendation (ALS)")
+    recommend.add_argument("--exact", action="store_true", help="exact scoring, not the index")
+
+    compare = command("compare", "two models' answers side by side", model="many")
+    compare.add_argument("artist", metavar="ARTIST", nargs="?", help="compare related artists")
+    compare.add_argument("--user", metavar="USER", help="compare recommendations instead")
+    compare.add_argument("-n", type=_positive, default=10, help="list length (default 10)")
+
+    train = command("train", "train a model (or load it from the cache) and report", model=True)
+    train.add_argument("--no-index", action="store_true", help="skip the Annoy index")
+
+    evaluate = command("evaluate", "measure models on held-out plays", model="many")
+    evaluate.set_defaults(models=None)
+    evaluate.add_argument("--k", type=_positive, default=10, help="cut-off K (default 10)")
+    evaluate.add_argument("--split", default="holdout", choices=("holdout", "leave-k-out"),
+                          help="per-listener random holdout (default) or leave-k-out")
+    evaluate.add_argument("--test-fraction", type=float, default=0.2,
+                          help="holdout: fraction of each listener's artists held out")
+    evaluate.add_argument("--leave-out", type=_positive, default=1, help="leave-k-out: k")
+    evaluate.add_argument("--split-seed", type=int, default=0, help="seed of the split")
 
     demo = commands.add_parser("demo-data", help="write the synthetic demo data as a Last.fm 360K TSV")
     demo.add_argument("out_dir", metavar="OUT_DIR", type=Path)
     demo.add_argument("--scale", default="default",
                       help="'default' (~20K listeners x 5K artists), '360k' (Last.fm 360K shape), "
-                           "or a factor such as 0.1 of the 360K shape")
+                           "or a fraction such as 0.1 of the 360K shape")
     demo.add_argument("--seed", type=int, default=0)
+
+    cache = commands.add_parser("cache", help="inspect or clear the artifact cache")
+    cache.add_argument("action", choices=("list", "clear", "path"))
+    cache.add_argument("key", nargs="?", help="clear: the entry to remove")
+    cache.add_argument("--all", action="store_true", help="clear: every entry")
+    cache.add_argument("--cache-dir", metavar="DIR", default=argparse.SUPPRESS,
+                       help="artifact cache location")
+    cache.add_argument("--json", action="store_true", help="one JSON document on stdout")
     return parser
 
 
-def open_dataset(args: argparse.Namespace, progress: Any = None):
-    """The Dataset named by --data/--format (the demo data when --data is absent), via the cache."""
-    from tui_recs.data import demo
-    from tui_recs.data.store import load_cached
+# ---------------------------------------------------------------------------- shared work
+class Session:
+    """What one command works on: the dataset, the cache, progress output."""
 
-    if args.data is None:
-        return demo()
-    cache_dir = None if args.no_cache else args.cache_dir
-    return load_cached(args.data, format=args.format, cache_dir=cache_dir,
-                       use_cache=not args.no_cache)
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self._dataset = None
+        self._names = None
+
+    @property
+    def store(self):
+        if getattr(self.args, "no_cache", False):
+            return None
+        from tui_recs.cache import ArtifactStore, resolve_cache_dir
+
+        return ArtifactStore(resolve_cache_dir(self.args.cache_dir))
+
+    @property
+    def dataset(self):
+        if self._dataset is None:
+            from tui_recs.data import demo
+            from tui_recs.data.store import load_cached
+
+            with _progress_line("loading data"):
+                if self.args.data is None:
+                    self._dataset = demo()
+                else:
+                    self._dataset = load_cached(self.args.data, format=self.args.format,
+                                                cache_dir=self.args.cache_dir,
+                                                use_cache=not self.args.no_cache)
+        return self._dataset
+
+    def artist(self, text: str) -> int:
+        """The artist position a loosely typed name refers to (errors list candidates)."""
+        if self._names is None:
+            from tui_recs.search import NameIndex
+
+            self._names = NameIndex(self.dataset.item_names, self.dataset.item_listeners)
+        return self._names.resolve(text)
+
+    def user(self, text: str) -> int:
+        """The listener row of a dataset id (an unknown id suggests a few real ones)."""
+        row = self.dataset.user_index.get(text.strip())
+        if row is None:
+            examples = ", ".join(self.dataset.user_ids[:3].tolist())
+            raise TuiRecsError(f"no listener with id {text!r} in {self.dataset.source} "
+                               f"(ids look like: {examples})")
+        return row
+
+    def params(self, name: str) -> dict[str, Any]:
+        """Hyperparameters given on the command line that model ``name`` accepts."""
+        from tui_recs.models.registry import model_class
+
+        accepted = inspect.signature(model_class(name).__init__).parameters
+        params = {}
+        for flag, (param, _, _) in HYPERPARAMETERS.items():
+            value = getattr(self.args, flag.replace("-", "_"), None)
+            if value is not None and param in accepted:
+                params[param] = value
+        return params
+
+    def model(self, name: str, build_index: bool | None = None):
+        from tui_recs.pipeline import get_model
+
+        with _StageProgress() as progress:
+            return get_model(self.dataset, name, self.params(name), store=self.store,
+                             progress=progress, build_index=build_index)
+
+    def artist_row(self, item: int, rank: int | None = None, score: float | None = None) -> dict:
+        dataset = self.dataset
+        row = {"rank": rank, "artist": str(dataset.item_names[item]), "id": str(dataset.item_ids[item]),
+               "score": None if score is None else round(float(score), 6),
+               "listeners": int(dataset.item_listeners[item])}
+        return {key: value for key, value in row.items() if value is not None or key == "score"}
 
 
-def _cmd_info(args: argparse.Namespace) -> int:
-    dataset = open_dataset(args)
-    summary = dataset.summary(top=args.top)
-    if args.json:
-        print(json.dumps(summary, indent=2))
-        return EXIT_OK
-    from rich.console import Console
+class _StageProgress:
+    """Shows pipeline stages on stderr when it is a terminal; silent otherwise."""
+
+    def __enter__(self) -> Callable:
+        self.enabled = sys.stderr.isatty()
+        self.last = ""
+        return self
+
+    def __call__(self, stage) -> None:
+        if self.enabled:
+            line = f"{stage.name}: {stage.message}"[:119]
+            sys.stderr.write("\r" + line.ljust(len(self.last)))
+            sys.stderr.flush()
+            self.last = line
+
+    def __exit__(self, *exc) -> None:
+        if self.enabled and self.last:
+            sys.stderr.write("\r" + " " * len(self.last) + "\r")
+            sys.stderr.flush()
+
+
+class _progress_line(_StageProgress):
+    """A single "working…" line for steps without stages (shown only on a terminal)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __enter__(self):
+        super().__enter__()
+        if self.enabled:
+            from tui_recs.pipeline import Stage
+
+            self(Stage("", 0, self.message + "…"))
+        return self
+
+
+def _print_json(document: Any) -> None:
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def _table(title: str | None, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]):
     from rich.table import Table
 
-    console = Console()
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    for name, justify in columns:
+        table.add_column(name, justify=justify)
+    for row in rows:
+        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    return table
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+# -------------------------------------------------------------------------------- commands
+def _cmd_info(session: Session) -> int:
+    summary = session.dataset.summary(top=session.args.top)
+    if session.args.json:
+        _print_json(summary)
+        return EXIT_OK
+    console = _console()
     console.print(f"[bold]{summary['source']}[/bold]")
-    facts = Table.grid(padding=(0, 2))
-    for label, value in (
+    dropped = ", ".join(f"{k}: {v:,}" for k, v in summary["dropped_rows"].items()) or "none"
+    console.print(_table(None, (("", "left"), ("", "left")), (
         ("listeners", f"{summary['users']:,}"), ("artists", f"{summary['items']:,}"),
         ("plays (nnz)", f"{summary['plays_nnz']:,}"), ("total plays", f"{summary['total_plays']:,.0f}"),
         ("density", f"{summary['density']:.4%}"), ("fingerprint", summary["fingerprint"]),
-        ("dropped rows", ", ".join(f"{k}: {v:,}" for k, v in summary["dropped_rows"].items()) or "none"),
-    ):
-        facts.add_row(label, value)
-    console.print(facts)
-    table = Table(title="top artists by listeners")
-    for column, justify in (("rank", "right"), ("artist", "left"), ("listeners", "right"),
-                            ("plays", "right")):
-        table.add_column(column, justify=justify)
-    for row in summary["top_artists"]:
-        table.add_row(str(row["rank"]), row["artist"], f"{row['listeners']:,}", f"{row['plays']:,.0f}")
-    console.print(table)
+        ("dropped rows", dropped))))
+    console.print()
+    console.print(_table("top artists by listeners",
+                         (("rank", "right"), ("artist", "left"), ("listeners", "right"), ("plays", "right")),
+                         [(r["rank"], r["artist"], f"{r['listeners']:,}", f"{r['plays']:,.0f}")
+                          for r in summary["top_artists"]]))
     return EXIT_OK
 
 
-def _cmd_demo_data(args: argparse.Namespace) -> int:
+def _cmd_related(session: Session) -> int:
+    args = session.args
+    item = session.artist(args.artist)
+    ready = session.model(args.model)
+    ids, scores = ready.similar(item, args.n, exact=args.exact)
+    mode = "exact" if args.exact else ready.similar_mode
+    rows = [session.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
+    if args.json:
+        _print_json({"query": session.artist_row(item), "model": args.model, "mode": mode,
+                     "results": rows})
+        return EXIT_OK
+    _console().print(_table(f"artists related to {session.dataset.item_names[item]} "
+                            f"({args.model}, {mode})",
+                            (("rank", "right"), ("artist", "left"), ("similarity", "right"),
+                             ("listeners", "right")),
+                            [(r["rank"], r["artist"], f"{r['score']:.3f}", f"{r['listeners']:,}")
+                             for r in rows]))
+    return EXIT_OK
+
+
+def _cmd_recommend(session: Session) -> int:
+    args = session.args
+    user = session.user(args.user)
+    ready = session.model(args.model)
+    if args.explain and not hasattr(ready.model, "explain"):
+        raise UsageError(f"tui-recs: --explain needs a model that can explain (als), not {args.model}")
+    ids, scores = ready.recommend(user, args.n, exact=args.exact)
+    rows = [session.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
+    if args.explain:
+        for row, item in zip(rows, ids.tolist()):
+            because, contributions, _ = ready.model.explain(user, item, session.dataset.user_items, n=3)
+            row["because"] = [{"artist": str(session.dataset.item_names[j]),
+                               "contribution": round(float(c), 6)}
+                              for j, c in zip(because, contributions)]
+    dataset = session.dataset
+    heard = dataset.user_items[user]
+    top = heard.indices[(-heard.data).argsort(kind="stable")[:args.n]]
+    history = [dict(session.artist_row(int(i), rank), plays=float(dataset.user_items[user, i]))
+               for rank, i in enumerate(top, 1)]
+    mode = "exact" if args.exact or ready.recommend_mode is None else ready.recommend_mode.mode
+    if args.json:
+        _print_json({"user": args.user, "model": args.model, "mode": mode,
+                     "listened": history, "results": rows})
+        return EXIT_OK
+    console = _console()
+    console.print(_table(f"{args.user} listens most to",
+                         (("rank", "right"), ("artist", "left"), ("plays", "right")),
+                         [(h["rank"], h["artist"], f"{h['plays']:,.0f}") for h in history]))
+    console.print()
+    columns = [("rank", "right"), ("artist", "left"), ("score", "right")]
+    if args.explain:
+        columns.append(("because you listened to", "left"))
+    console.print(_table(f"recommended ({args.model}, {mode})", columns, [
+        (r["rank"], r["artist"], f"{r['score']:.3f}",
+         *([", ".join(b["artist"] for b in r["because"])] if args.explain else []))
+        for r in rows]))
+    return EXIT_OK
+
+
+def _cmd_compare(session: Session) -> int:
+    from tui_recs.compare import compare_rankings
+
+    args = session.args
+    if (args.artist is None) == (args.user is None):
+        raise UsageError("tui-recs compare: give an ARTIST or --user USER (one of them)")
+    if len(args.models) != 2:
+        raise UsageError(f"tui-recs compare: --models takes two models, got {len(args.models)}")
+    left_name, right_name = args.models
+    if args.artist is not None:
+        query = session.artist(args.artist)
+        answer = lambda ready: ready.similar(query, args.n)  # noqa: E731
+        subject = {"artist": session.artist_row(query)}
+        title = f"related to {session.dataset.item_names[query]}"
+    else:
+        query = session.user(args.user)
+        answer = lambda ready: ready.recommend(query, args.n)  # noqa: E731
+        subject = {"user": args.user}
+        title = f"recommended for {args.user}"
+    (left_ids, left_scores), (right_ids, right_scores) = (answer(session.model(left_name)),
+                                                          answer(session.model(right_name)))
+    comparison = compare_rankings(left_ids, right_ids)
+    names = session.dataset.item_names
+    if args.json:
+        _print_json({**subject, "models": [left_name, right_name], "n": args.n,
+                     "overlap": comparison.overlap, "rank_correlation": comparison.rank_correlation,
+                     left_name: [session.artist_row(i, r, s) for r, (i, s) in
+                                 enumerate(zip(left_ids, left_scores), 1)],
+                     right_name: [session.artist_row(i, r, s) for r, (i, s) in
+                                  enumerate(zip(right_ids, right_scores), 1)],
+                     "rows": [{"artist": str(names[row.item]), f"{left_name}_rank": row.left_rank,
+                               f"{right_name}_rank": row.right_rank, "change": row.change}
+                              for row in comparison.rows]})
+        return EXIT_OK
+    rows = []
+    for rank in range(comparison.n):
+        left = comparison.left[rank] if rank < len(comparison.left) else None
+        right = comparison.right[rank] if rank < len(comparison.right) else None
+        right_of_left = next((r.right_rank for r in comparison.rows if r.item == left), None)
+        rows.append((rank + 1, names[left] if left is not None else "",
+                     "—" if right_of_left is None else f"→ {right_of_left}",
+                     names[right] if right is not None else ""))
+    rho = comparison.rank_correlation
+    _console().print(_table(
+        f"{title}: {left_name} vs {right_name} — overlap@{args.n} {comparison.overlap:.0%}, "
+        f"rank correlation {'n/a' if rho is None else f'{rho:.2f}'}",
+        (("rank", "right"), (left_name, "left"), (f"rank in {right_name}", "left"),
+         (right_name, "left")), rows))
+    return EXIT_OK
+
+
+def _cmd_train(session: Session) -> int:
+    args = session.args
+    ready = session.model(args.model, build_index=False if args.no_index else None)
+    info = {"model": args.model, "params": ready.params, "fit_seconds": ready.info.get("fit_seconds"),
+            "loss_history": ready.info.get("loss_history", []), "similar_mode": ready.similar_mode,
+            "recommend_mode": ready.recommend_mode.mode if ready.recommend_mode else "exact",
+            "index": ready.info.get("index")}
+    if args.json:
+        _print_json(info)
+        return EXIT_OK
+    console = _console()
+    seconds = info["fit_seconds"]
+    console.print(f"[bold]{args.model}[/bold] on {session.dataset.source}: "
+                  + (f"trained in {seconds:.2f} s" if seconds is not None else "ready"))
+    console.print("  " + ", ".join(f"{k}={v}" for k, v in ready.params.items()))
+    if info["loss_history"]:
+        console.print("  loss: " + " → ".join(f"{loss:.4g}" for loss in info["loss_history"]))
+    index = info["index"] or {}
+    if index.get("similar"):
+        similar = index["similar"]
+        console.print(f"  related artists: Annoy, {similar['n_trees']} trees, search_k "
+                      f"{similar['search_k']}, recall@10 {similar['recall_at_10']:.3f}, "
+                      f"{similar['query_ms_p50']:.2f} ms/query (exact {similar['exact_query_ms_p50']:.2f} ms)")
+    else:
+        console.print("  related artists: exact search")
+    if ready.recommend_mode is not None:
+        console.print(f"  recommendations: {ready.recommend_mode.mode} ({ready.recommend_mode.reason})")
+    return EXIT_OK
+
+
+def _cmd_evaluate(session: Session) -> int:
+    from tui_recs.evaluation import evaluate_models, holdout_split, leave_k_out_split
+    from tui_recs.models.registry import create
+
+    args = session.args
+    names = args.models or ["als", "lsa", "popularity"]
+    matrix = session.dataset.user_items
+    if args.split == "holdout":
+        if not 0 < args.test_fraction < 1:
+            raise UsageError("tui-recs evaluate: --test-fraction must be between 0 and 1")
+        split = holdout_split(matrix, test_fraction=args.test_fraction, seed=args.split_seed)
+    else:
+        split = leave_k_out_split(matrix, k=args.leave_out, seed=args.split_seed)
+    models = {name: create(name, **session.params(name)) for name in names}
+    with _progress_line(f"evaluating {', '.join(models)}"):
+        table = evaluate_models(models, split, k=args.k)
+    if args.json:
+        _print_json({"k": args.k, "split": args.split, "split_seed": args.split_seed,
+                     "rows": table})
+        return EXIT_OK
+    columns = [key for key in table[0] if key != "model"]
+    _console().print(_table(f"evaluation at K={args.k} ({args.split}, seed {args.split_seed})",
+                            [("model", "left")] + [(c, "right") for c in columns],
+                            [[row["model"]] + [_fmt(row[c]) for c in columns] for row in table]))
+    return EXIT_OK
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _cmd_demo_data(session: Session) -> int:
     from tui_recs.data.demo import scale_options, write_lastfm360k
 
-    path = write_lastfm360k(args.out_dir, **scale_options(args.scale), seed=args.seed)
-    print(path)
+    args = session.args
+    print(write_lastfm360k(args.out_dir, seed=args.seed, **scale_options(args.scale)))
     return EXIT_OK
 
 
-COMMANDS = {"info": _cmd_info, "demo-data": _cmd_demo_data}
+def _cmd_cache(session: Session) -> int:
+    from tui_recs.cache import ArtifactStore, resolve_cache_dir
+
+    args = session.args
+    root = resolve_cache_dir(args.cache_dir)
+    if args.action == "path":
+        print(root)
+        return EXIT_OK
+    store = ArtifactStore(root)
+    if args.action == "clear":
+        if args.all == (args.key is not None):
+            raise UsageError("tui-recs cache clear: give a KEY or --all (one of them)")
+        removed = store.clear() if args.all else store.remove(args.key)
+        print(f"removed {removed} entr{'y' if removed == 1 else 'ies'} from {root}"
+              if isinstance(removed, int) else f"removed {args.key}")
+        return EXIT_OK
+    rows = store.describe_entries()
+    if args.json:
+        _print_json({"path": str(root), "entries": rows})
+        return EXIT_OK
+    total = sum(row["size_bytes"] for row in rows)
+    _console().print(_table(f"{root}: {len(rows)} entries, {total / 2**20:,.1f} MiB",
+                            (("key", "left"), ("kind", "left"), ("size", "right"),
+                             ("created", "left"), ("inputs", "left")),
+                            [(r["key"], r["kind"], f"{r['size_bytes'] / 2**20:,.1f} MiB",
+                              r["created_at"][:19], _short_inputs(r["inputs"])) for r in rows]))
+    return EXIT_OK
+
+
+def _short_inputs(inputs: dict) -> str:
+    text = json.dumps(inputs, separators=(",", ":"))
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+COMMANDS: dict[str, Callable[[Session], int]] = {
+    "info": _cmd_info, "related": _cmd_related, "recommend": _cmd_recommend,
+    "compare": _cmd_compare, "train": _cmd_train, "evaluate": _cmd_evaluate,
+    "demo-data": _cmd_demo_data, "cache": _cmd_cache,
+}
+
+
+def _run_app(args: argparse.Namespace) -> int:
+    from tui_recs.app import run
+
+    return run(data=args.data, format=args.format, cache_dir=args.cache_dir,
+               use_cache=not args.no_cache, mouse=not args.no_mouse)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or bool(os.environ.get("TUI_RECS_DEBUG"))
+    show_warning = warnings.showwarning
+    warnings.showwarning = lambda message, *rest: print(f"tui-recs: warning: {message}",
+                                                        file=sys.stderr)
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("tui-recs: the terminal UI is not built yet; try 'tui-recs info' "
-                             "or 'tui-recs --help'")
-        with warnings.catch_warnings():
-            warnings.simplefilter("default")
-            warnings.formatwarning = lambda message, *rest: f"tui-recs: warning: {message}\n"
-            return COMMANDS[args.command](args)
+            return _run_app(args)
+        return COMMANDS[args.command](Session(args))
     except UsageError as error:
         if debug:
             raise
@@ -140,3 +571,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tui-recs: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = show_warning

@@ -1,0 +1,229 @@
+"""One call to get a ready model: from the cache, or built (weight → fit → index → store).
+
+Both the CLI and the UI call :func:`get_model`; it reports progress stage by stage through a
+callback and honours a cancel event between (and, for ALS, within) stages.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+import numpy as np
+
+from tui_recs.errors import TuiRecsError
+
+if TYPE_CHECKING:
+    from tui_recs.cache import ArtifactStore
+    from tui_recs.data.dataset import Dataset
+    from tui_recs.index import FactorIndex, RecommendMode
+    from tui_recs.models.base import Recommender
+
+#: Bump when the stored layout of models or indexes changes.
+MODEL_FORMAT_VERSION = 1
+#: Hyperparameters that change speed but not the learned model; left out of cache keys.
+NOT_IN_KEY = frozenset({"num_threads"})
+SIMILAR_INDEX_FILE, RECOMMEND_INDEX_FILE = "similar.ann", "recommend.ann"
+
+
+class Cancelled(TuiRecsError):
+    """The caller cancelled a long operation; nothing half-done was stored."""
+
+
+class CancelEvent(Protocol):
+    def is_set(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A progress report: which stage, how far through it (0..1), and a line for people."""
+
+    name: str
+    fraction: float
+    message: str
+    loss: float | None = None
+
+
+Progress = Callable[[Stage], None]
+
+
+@dataclass
+class ReadyModel:
+    """A trained model with its dataset, indexes and the facts about how it was built."""
+
+    name: str
+    model: "Recommender"
+    dataset: "Dataset"
+    params: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)
+    similar_index: "FactorIndex | None" = None
+    recommend_index: "FactorIndex | None" = None
+    recommend_mode: "RecommendMode | None" = None
+
+    @property
+    def similar_mode(self) -> str:
+        return "annoy" if self.similar_index is not None else "exact"
+
+    def similar(self, item: int, n: int = 10, exact: bool = False,
+                exclude: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, cosines) of the artists most like ``item`` (itself and ``exclude`` left out)."""
+        if self.similar_index is None or exact:
+            ids, scores = self.model.similar_items(item, n + len(exclude))
+            keep = ~np.isin(ids, exclude)
+            return ids[keep][:n], scores[keep][:n]
+        query = self.model.normalized_item_factors[item]
+        return self.similar_index.search(query, n, (item, *exclude))
+
+    def recommend(self, user: int, n: int = 10, exact: bool = False,
+                  filter_already_listened: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) of the best artists for listener row ``user`` of the dataset."""
+        user_items = self.dataset.user_items
+        if self.recommend_index is None or exact:
+            return self.model.recommend(user, user_items, n, filter_already_listened)
+        vector = self.model.user_vectors(np.array([user]), user_items)[0]
+        heard = user_items.indices[user_items.indptr[user]:user_items.indptr[user + 1]]
+        return self.recommend_index.search(vector, n, heard if filter_already_listened else ())
+
+
+def model_inputs(dataset: "Dataset", name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Everything that determines a trained model: the cache key's inputs."""
+    return {"dataset": dataset.fingerprint, "model": name, "version": MODEL_FORMAT_VERSION,
+            "params": {k: v for k, v in sorted(params.items()) if k not in NOT_IN_KEY}}
+
+
+def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = None, *,
+              store: "ArtifactStore | None" = None, progress: Progress | None = None,
+              cancel: CancelEvent | None = None, build_index: bool | None = None) -> ReadyModel:
+    """A trained, indexed model for ``dataset``: loaded from ``store`` or built and stored.
+
+    Args:
+        dataset: the data (users × items).
+        name: "als", "lsa" or "popularity".
+        params: hyperparameters (defaults filled in; ``random_state`` defaults to 0 so that
+            the cached model is reproducible).
+        store: the artifact cache, or None to build in memory only.
+        progress: called with a :class:`Stage` as work advances.
+        cancel: checked between stages and ALS iterations; when set, :class:`Cancelled`.
+        build_index: force (True) or skip (False) the Annoy indexes; default: build them
+            when the catalogue has at least ``MIN_ITEMS_FOR_INDEX`` artists.
+    """
+    from tui_recs.index import MIN_ITEMS_FOR_INDEX
+    from tui_recs.models.base import FactorModel
+    from tui_recs.models.registry import create, model_class
+
+    report = progress or (lambda stage: None)
+    params = dict(params or {})
+    if "random_state" in model_class(name).__init__.__code__.co_varnames:
+        params.setdefault("random_state", 0)
+    model = create(name, **params)
+    params = model.get_params()
+    inputs = model_inputs(dataset, name, params)
+    _check(cancel)
+
+    def fit(directory: Path | None) -> dict[str, Any]:
+        report(Stage("fit", 0.0, f"training {name} on {dataset.n_users:,} listeners × "
+                                 f"{dataset.n_items:,} artists"))
+        started = time.perf_counter()
+        losses: list[float] = []
+        total = getattr(model, "iterations", 1) or 1
+
+        def on_iteration(iteration: int, seconds: float, loss: float | None) -> bool:
+            if loss is not None:
+                losses.append(float(loss))
+            loss_text = f", loss {loss:.5g}" if loss is not None else ""
+            report(Stage("fit", iteration / total, f"{name} iteration {iteration}/{total} "
+                                                   f"({seconds:.2f} s{loss_text})", loss))
+            return not (cancel is not None and cancel.is_set())
+
+        model.fit(dataset.user_items, callback=on_iteration)
+        _check(cancel)
+        info = {"fit_seconds": time.perf_counter() - started, "loss_history": losses,
+                "params": params}
+        if directory is not None:
+            for key, array in model.to_arrays().items():
+                np.save(directory / f"{key}.npy", array, allow_pickle=False)
+        return info
+
+    if store is None:
+        info = fit(None)
+        fitted = model
+    else:
+        entry_info: dict[str, Any] = {}
+
+        def build(directory: Path) -> dict[str, Any]:
+            entry_info.update(fit(directory))
+            return entry_info
+
+        def load(directory: Path):
+            arrays = {path.stem: np.load(path, mmap_mode="r") for path in directory.glob("*.npy")}
+            return model_class(name).from_arrays(params, arrays)
+
+        report(Stage("fit", 0.0, f"looking for a cached {name} model"))
+        fitted = store.get_or_create("model", inputs, build=build, load=load)
+        entry = store.lookup("model", inputs)
+        info = dict(entry.manifest.get("extra", entry_info)) if entry is not None else entry_info
+    ready = ReadyModel(name, fitted, dataset, params, info)
+    if not isinstance(fitted, FactorModel):
+        return ready
+    if build_index is None:
+        build_index = dataset.n_items >= MIN_ITEMS_FOR_INDEX
+    if build_index:
+        _check(cancel)
+        _attach_indexes(ready, inputs, store, report)
+    return ready
+
+
+def _attach_indexes(ready: ReadyModel, inputs: dict[str, Any], store: "ArtifactStore | None",
+                    report: Progress) -> None:
+    """Build (or load) the related-artists index and decide how recommendations are served."""
+    from dataclasses import asdict
+
+    from tui_recs.index import FactorIndex, RecommendMode, build_similar_index, choose_recommend_mode
+
+    model = ready.model
+    normalized = model.normalized_item_factors
+    item_factors = np.asarray(model.item_factors)
+
+    def on_progress(fraction: float, message: str) -> None:
+        report(Stage("index", fraction, message))
+
+    def build(directory: Path | None) -> dict[str, Any]:
+        similar = build_similar_index(normalized, progress=on_progress)
+        sample = np.random.default_rng(0).choice(ready.dataset.n_users,
+                                                 size=min(200, ready.dataset.n_users), replace=False)
+        user_vectors = model.user_vectors(sample, ready.dataset.user_items)
+        mode, recommend = choose_recommend_mode(item_factors, user_vectors, progress=on_progress)
+        info = {"similar": asdict(similar.stats), "recommend_mode": asdict(mode),
+                "recommend": asdict(recommend.stats) if recommend is not None else None}
+        if directory is not None:
+            similar.save(directory / SIMILAR_INDEX_FILE)
+            if recommend is not None:
+                recommend.save(directory / RECOMMEND_INDEX_FILE)
+        ready.similar_index, ready.recommend_index, ready.recommend_mode = similar, recommend, mode
+        return info
+
+    if store is None:
+        ready.info["index"] = build(None)
+        return
+
+    def load(directory: Path) -> dict[str, Any]:
+        manifest = store.lookup("index", index_inputs)
+        info = manifest.manifest["extra"] if manifest is not None else {}
+        if ready.similar_index is None:  # loaded from the cache rather than just built
+            ready.similar_index = FactorIndex.load(directory / SIMILAR_INDEX_FILE, normalized,
+                                                   info["similar"])
+            ready.recommend_mode = RecommendMode(**info["recommend_mode"])
+            if info.get("recommend"):
+                ready.recommend_index = FactorIndex.load(directory / RECOMMEND_INDEX_FILE,
+                                                         item_factors, info["recommend"])
+        return info
+
+    index_inputs = {"model": inputs, "index_version": MODEL_FORMAT_VERSION}
+    ready.info["index"] = store.get_or_create("index", index_inputs, build=build, load=load)
+
+
+def _check(cancel: CancelEvent | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled; nothing was stored")
