@@ -7,7 +7,7 @@ Item and user ids here are integer row/column positions of the Dataset.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -30,6 +30,25 @@ class Recommender(ABC):
     @abstractmethod
     def fit(self, user_items: "sp.csr_matrix", callback: FitCallback | None = None) -> "Recommender":
         """Learn from a users × items matrix of play counts (float32 CSR)."""
+
+    @abstractmethod
+    def get_params(self) -> dict[str, Any]:
+        """Constructor arguments (JSON-able) that rebuild this model unfitted."""
+
+    @abstractmethod
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The learned state as named arrays (saved as ``.npy`` in the cache)."""
+
+    @classmethod
+    def from_arrays(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> "Recommender":
+        """A fitted model from :meth:`get_params` and :meth:`to_arrays` output."""
+        model = cls(**params)
+        model._set_arrays(arrays)
+        return model
+
+    @abstractmethod
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore the learned state written by :meth:`to_arrays`."""
 
     @abstractmethod
     def similar_items_batch(self, items: Sequence[int], n: int = 10
@@ -93,6 +112,14 @@ class FactorModel(Recommender):
 
     item_factors: np.ndarray | None = None
     user_factors: np.ndarray | None = None
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        self._require_fitted()
+        return {"item_factors": self.item_factors, "user_factors": self.user_factors}
+
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self.item_factors = arrays["item_factors"]
+        self.user_factors = arrays["user_factors"]
 
     def _require_fitted(self) -> np.ndarray:
         if self.item_factors is None:

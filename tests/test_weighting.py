@@ -1,0 +1,54 @@
+"""Weighting schemes against hand-computed values; orientation is users × items."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from tui_recs.errors import ModelError
+from tui_recs.models.weighting import bm25, confidence, tfidf, weight
+
+# 3 listeners × 2 artists: artist 0 has plays 4 and 2 (length 6), artist 1 has 6 (length 6).
+PLAYS = sp.csr_matrix(np.array([[4, 0], [2, 6], [0, 0.0]], dtype=np.float32))
+
+
+def test_bm25_by_hand():
+    k1, b = 1.2, 0.75
+    weighted = bm25(PLAYS, k1=k1, b=b).toarray()
+    # Each artist (document) has length 6 = mean: length norm 1. Listener 0 plays 1 artist,
+    # listener 1 plays 2: idf = log(2 / 2) = 0 and log(2 / 3) < 0.
+    idf = np.log(2) - np.log1p(np.array([1, 2, 0]))
+    expected = np.zeros((3, 2))
+    for u, i in [(0, 0), (1, 0), (1, 1)]:
+        x = PLAYS[u, i]
+        expected[u, i] = x * (k1 + 1) / (k1 + x) * idf[u]
+    np.testing.assert_allclose(weighted, expected, rtol=1e-6)
+    assert bm25(PLAYS).dtype == np.float32 and bm25(PLAYS).shape == PLAYS.shape
+
+
+def test_bm25_length_normalisation_penalises_long_documents():
+    plays = sp.csr_matrix(np.array([[1, 1], [1, 9], [1, 0.0]], dtype=np.float32))
+    weighted = bm25(plays, k1=1.0, b=1.0).toarray()
+    # Same play count (1) by listener 0: the shorter artist 0 (length 3 vs 10) weighs more.
+    assert weighted[0, 0] > weighted[0, 1]
+
+
+def test_tfidf_and_none():
+    idf = np.log(2) - np.log1p(np.array([1, 2, 0]))
+    np.testing.assert_allclose(tfidf(PLAYS).toarray()[1], np.sqrt([2, 6]) * idf[1], rtol=1e-6)
+    np.testing.assert_array_equal(weight(PLAYS, "none").toarray(), PLAYS.toarray())
+    with pytest.raises(ModelError, match="unknown weighting 'bogus'"):
+        weight(PLAYS, "bogus")
+
+
+def test_confidence_is_alpha_times_plays_on_observed_cells_only():
+    result = confidence(PLAYS, alpha=2.5)
+    assert result.nnz == PLAYS.nnz
+    np.testing.assert_allclose(result.data, 2.5 * PLAYS.data)
+    assert PLAYS.data.tolist() == [4, 2, 6]  # input untouched
+    with pytest.raises(ModelError, match="alpha must be positive"):
+        confidence(PLAYS, alpha=0)
+
+
+def test_bm25_rejects_bad_parameters():
+    with pytest.raises(ModelError, match="BM25 needs"):
+        bm25(PLAYS, k1=-1)
