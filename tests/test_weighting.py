@@ -26,9 +26,10 @@ def test_bm25_by_hand():
 
 
 def test_bm25_length_normalisation_penalises_long_documents():
-    plays = sp.csr_matrix(np.array([[1, 1], [1, 9], [1, 0.0]], dtype=np.float32))
+    plays = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 9, 0, 0], [1, 0, 5, 5.0]], dtype=np.float32))
     weighted = bm25(plays, k1=1.0, b=1.0).toarray()
-    # Same play count (1) by listener 0: the shorter artist 0 (length 3 vs 10) weighs more.
+    # Listener 0 plays 2 of 4 artists (idf log(4/3) > 0) once each: the shorter artist 0
+    # (length 3 vs 10) weighs more.
     assert weighted[0, 0] > weighted[0, 1]
 
 
