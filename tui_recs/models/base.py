@@ -160,18 +160,30 @@ class FactorModel(Recommender):
     def recommend_batch(self, users: Sequence[int], user_items: "sp.csr_matrix", n: int = 10,
                         filter_already_listened: bool = True) -> tuple[np.ndarray, np.ndarray]:
         item_factors = self._require_fitted()
-        users = check_ids(users, user_items.shape[0], "user")
         if user_items.shape[1] != item_factors.shape[0]:
             raise ModelError(f"user_items has {user_items.shape[1]} items but the {self.name} "
                              f"model was trained on {item_factors.shape[0]}: pass the users × items "
                              "matrix it was trained on")
-        blocks = []
-        block_rows = rows_per_block(item_factors.shape[0])
-        for start in range(0, len(users), block_rows):
-            block = users[start:start + block_rows]
-            scores = self.user_vectors(block, user_items) @ item_factors.T
-            if filter_already_listened:
-                heard = user_items[block]
-                scores[np.repeat(np.arange(len(block)), np.diff(heard.indptr)), heard.indices] = -np.inf
-            blocks.append(top_k(scores, n))
-        return _stack(blocks, n)
+        return rank_for_users(users, user_items, n, filter_already_listened,
+                              lambda block: self.user_vectors(block, user_items) @ item_factors.T)
+
+
+def rank_for_users(users: Sequence[int], user_items: "sp.csr_matrix", n: int,
+                   filter_already_listened: bool,
+                   score_block: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Top-n artists for listener rows ``users``, scored a block of rows at a time.
+
+    ``score_block(rows)`` returns len(rows) × items scores (a fresh array it may be written to);
+    artists a listener already played are excluded when ``filter_already_listened``.
+    """
+    users = check_ids(users, user_items.shape[0], "user")
+    blocks = []
+    block_rows = rows_per_block(user_items.shape[1])
+    for start in range(0, len(users), block_rows):
+        block = users[start:start + block_rows]
+        scores = score_block(block)
+        if filter_already_listened:
+            heard = user_items[block]
+            scores[np.repeat(np.arange(len(block)), np.diff(heard.indptr)), heard.indices] = -np.inf
+        blocks.append(top_k(scores, n))
+    return _stack(blocks, n)

@@ -25,12 +25,20 @@ def _listener_idf(user_items: "sp.csr_matrix") -> np.ndarray:
     return np.log(user_items.shape[1]) - np.log1p(artists_per_listener)
 
 
-def bm25(user_items: "sp.csr_matrix", k1: float = 100.0, b: float = 0.8) -> "sp.csr_matrix":
+def artist_lengths(user_items: "sp.csr_matrix") -> np.ndarray:
+    """(n_items,) float64: each artist's total plays, its BM25 document length."""
+    return np.bincount(user_items.indices, weights=user_items.data.astype(np.float64),
+                       minlength=user_items.shape[1])
+
+
+def bm25(user_items: "sp.csr_matrix", k1: float = 100.0, b: float = 0.8,
+         lengths: np.ndarray | None = None) -> "sp.csr_matrix":
     """Okapi BM25 weights, users × items CSR float32.
 
     w_ui = plays_ui * (k1 + 1) / (k1 * (1 - b + b * len_i / mean_len) + plays_ui) * idf_u,
     where len_i is artist i's total plays (its document length) and idf_u the listener's
-    idf (see the module docstring for the orientation).
+    idf (see the module docstring for the orientation). ``lengths`` gives the artist lengths
+    of the training data when weighting rows of new listeners (default: from this matrix).
     """
     if k1 < 0 or not 0 <= b <= 1:
         from tui_recs.errors import ModelError
@@ -38,7 +46,7 @@ def bm25(user_items: "sp.csr_matrix", k1: float = 100.0, b: float = 0.8) -> "sp.
         raise ModelError(f"BM25 needs K1 >= 0 and 0 <= B <= 1 (got K1={k1}, B={b})")
     matrix = user_items.tocsr().astype(np.float32, copy=True)
     plays = matrix.data.astype(np.float64)
-    doc_length = np.bincount(matrix.indices, weights=plays, minlength=matrix.shape[1])
+    doc_length = artist_lengths(matrix) if lengths is None else lengths
     mean_length = doc_length.mean() if doc_length.size else 1.0
     length_norm = (1.0 - b) + b * doc_length / mean_length
     rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
