@@ -22,7 +22,9 @@ def small():
 def test_default_size_and_shape(default):
     assert default.n_users == 20_000 and 4_900 <= default.n_items <= 5_000
     per_listener = np.diff(default.user_items.indptr)
-    assert per_listener.min() >= 20 and per_listener.max() <= 60
+    # 20-60 picked, plus the signature artists fans of an aliased artist also play.
+    assert per_listener.min() >= 20 and per_listener.max() <= 80
+    assert np.mean(per_listener > 60) < 0.02
     assert 45 <= per_listener.mean() <= 52  # "top ~50 artists", like the 360K crawl
 
 
