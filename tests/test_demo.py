@@ -24,7 +24,7 @@ def test_default_size_and_shape(default):
     per_listener = np.diff(default.user_items.indptr)
     # 20-60 picked, plus the signature artists fans of an aliased artist also play.
     assert per_listener.min() >= 20 and per_listener.max() <= 80
-    assert np.mean(per_listener > 60) < 0.02
+    assert np.mean(per_listener > 60) < 0.1
     assert 45 <= per_listener.mean() <= 52  # "top ~50 artists", like the 360K crawl
 
 
