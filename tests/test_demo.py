@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tui_recs.data import DataError, demo, load
-from tui_recs.data.demo import alias_pairs, generate, scale_options, write_lastfm360k
+from tui_recs.data.synthetic import alias_pairs, generate, scale_options, write_lastfm360k
 
 
 @pytest.fixture(scope="module")

@@ -492,7 +492,7 @@ def _fmt(value: Any) -> str:
 
 
 def _cmd_demo_data(session: Session) -> int:
-    from tui_recs.data.demo import scale_options, write_lastfm360k
+    from tui_recs.data.synthetic import scale_options, write_lastfm360k
 
     args = session.args
     print(write_lastfm360k(args.out_dir, seed=args.seed, **scale_options(args.scale)))

@@ -26,7 +26,7 @@ def load(path: str | Path, format: str = "auto", **options: Any) -> Dataset:
 
 
 def demo(**options: Any) -> Dataset:
-    """The built-in synthetic dataset (see ``tui_recs.data.demo``)."""
-    from tui_recs.data.demo import generate
+    """The built-in synthetic dataset (see ``tui_recs.data.synthetic``)."""
+    from tui_recs.data.synthetic import generate
 
     return generate(**options)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from tui_recs.data.dataset import Dataset
-from tui_recs.data.demo_names import artist_names, listener_ids
+from tui_recs.data.synthetic_names import artist_names, listener_ids
 from tui_recs.errors import DataError
 
 #: Genre -> (relative share of artists and listeners, name styles).
