@@ -48,7 +48,7 @@ def main() -> None:
                         help="where the TSV is written once and reused")
     args = parser.parse_args()
 
-    from tui_recs.data.demo import scale_options, write_lastfm360k
+    from tui_recs.data.synthetic import scale_options, write_lastfm360k
 
     args.work.mkdir(parents=True, exist_ok=True)
     tsv = args.work / f"demo-{args.scale}" / "usersha1-artmbid-artname-plays.tsv"

@@ -42,7 +42,8 @@ def dense_loss(plays: np.ndarray, X: np.ndarray, Y: np.ndarray, alpha: float, re
 
 
 def fitted(plays, **params) -> ALS:
-    base = dict(factors=8, regularization=REG, alpha=ALPHA, iterations=3, random_state=0)
+    base = dict(factors=8, regularization=REG, alpha=ALPHA, iterations=3, random_state=0,
+                weighting="none")
     return ALS(**{**base, **params}).fit(plays)
 
 
@@ -132,7 +133,7 @@ def test_num_threads_is_applied(plays):
 
 def test_overflowing_confidence_names_the_hyperparameter(plays):
     with pytest.raises(ModelError, match="lower --alpha"):
-        ALS(factors=4, alpha=1e38, iterations=1).fit(plays)
+        ALS(factors=4, alpha=1e38, iterations=1, weighting="none").fit(plays)
 
 
 def test_divergence_names_the_hyperparameter(plays, monkeypatch):
@@ -151,6 +152,7 @@ def test_divergence_names_the_hyperparameter(plays, monkeypatch):
 @pytest.mark.parametrize("params, message", [
     ({"solver": "magic"}, "unknown ALS solver"), ({"factors": 0}, "factors must be at least 1"),
     ({"alpha": 0}, "alpha > 0"), ({"regularization": -1}, "regularization >= 0"),
+    ({"weighting": "log"}, "unknown ALS weighting"),
 ])
 def test_bad_hyperparameters(params, message):
     with pytest.raises(ModelError, match=message):
@@ -185,3 +187,16 @@ def test_arrays_round_trip(plays):
     model = fitted(plays)
     restored = ALS.from_arrays(model.get_params(), model.to_arrays())
     np.testing.assert_array_equal(restored.similar_items(1, 5)[0], model.similar_items(1, 5)[0])
+
+
+def test_bm25_weighting_is_applied_consistently_to_new_listeners(plays):
+    from tui_recs.models.weighting import bm25
+
+    model = ALS(factors=8, regularization=REG, alpha=ALPHA, iterations=3, random_state=0,
+                solver="cholesky").fit(plays)
+    weighted = bm25(plays).toarray()
+    weighted = np.maximum(weighted, 0)
+    expected = dense_solve(weighted, model.item_factors.astype(float), ALPHA, REG)
+    np.testing.assert_allclose(model.recalculate_user(plays[3]), expected[3], rtol=2e-4, atol=2e-5)
+    top, contributions, total = model.explain(3, 0, plays, n=100)
+    assert total == pytest.approx(float(expected[3] @ model.item_factors[0]), rel=1e-3, abs=1e-6)

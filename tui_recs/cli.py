@@ -185,16 +185,12 @@ class Session:
     @property
     def dataset(self):
         if self._dataset is None:
-            from tui_recs.data import demo
-            from tui_recs.data.store import load_cached
+            from tui_recs.data.store import open_dataset
 
             with _progress_line("loading data"):
-                if self.args.data is None:
-                    self._dataset = demo()
-                else:
-                    self._dataset = load_cached(self.args.data, format=self.args.format,
-                                                cache_dir=self.args.cache_dir,
-                                                use_cache=not self.args.no_cache)
+                self._dataset = open_dataset(self.args.data, format=self.args.format,
+                                             cache_dir=self.args.cache_dir,
+                                             use_cache=not self.args.no_cache)
         return self._dataset
 
     def artist(self, text: str) -> int:

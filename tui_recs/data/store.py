@@ -1,5 +1,6 @@
 """Warm loading: a parsed Dataset is kept in the artifact cache and reused while its source
-file is unchanged (same size, modification time and sampled content hash)."""
+file is unchanged (same size, modification time and sampled content hash); the generated
+demo data is kept the same way, keyed by its options and the generator's version."""
 
 from __future__ import annotations
 
@@ -33,6 +34,30 @@ def source_signature(path: Path) -> dict[str, Any]:
     return signature
 
 
+def open_dataset(path: str | Path | None = None, format: str = "auto",
+                 cache_dir: str | Path | None = None, use_cache: bool = True,
+                 **options: Any) -> Dataset:
+    """The dataset the CLI and the UI work on: the file or folder at ``path``, or the built-in
+    demo data when ``path`` is None (``options`` then go to the generator), via the cache."""
+    if path is not None:
+        return load_cached(path, format=format, cache_dir=cache_dir, use_cache=use_cache, **options)
+    from tui_recs.data.synthetic import GENERATOR_VERSION, generate
+
+    if not use_cache:
+        return generate(**options)
+    from tui_recs.cache import ArtifactStore, resolve_cache_dir
+
+    inputs = {"demo": options, "generator_version": GENERATOR_VERSION,
+              "storage_version": STORAGE_VERSION}
+
+    def build(directory: Path) -> dict[str, Any]:
+        generate(**options).save(directory)
+        return {}
+
+    return ArtifactStore(resolve_cache_dir(cache_dir)).get_or_create(
+        "dataset", inputs, build=build, load=lambda directory: Dataset.load_saved(directory, mmap=True))
+
+
 def load_cached(path: str | Path, format: str = "auto", cache_dir: str | Path | None = None,
                 use_cache: bool = True, **options: Any) -> Dataset:
     """:func:`tui_recs.data.load`, through the artifact cache.
@@ -55,10 +80,8 @@ def load_cached(path: str | Path, format: str = "auto", cache_dir: str | Path | 
     store = ArtifactStore(resolve_cache_dir(cache_dir))
 
     def build(directory: Path) -> dict[str, Any]:
-        dataset = load(path, format=resolved, **options)
-        dataset.save(directory)
-        return {"fingerprint": dataset.fingerprint, "users": dataset.n_users,
-                "items": dataset.n_items, "nnz": dataset.nnz}
+        load(path, format=resolved, **options).save(directory)
+        return {}
 
     return store.get_or_create("dataset", inputs, build=build,
                                load=lambda directory: Dataset.load_saved(directory, mmap=True))

@@ -30,6 +30,8 @@ from tui_recs.data.dataset import Dataset
 from tui_recs.data.synthetic_names import artist_names, listener_ids
 from tui_recs.errors import DataError
 
+#: Bump whenever generated data changes for the same options (it keys the cached copy).
+GENERATOR_VERSION = 1
 #: Genre -> (relative share of artists and listeners, name styles).
 GENRES: dict[str, tuple[float, tuple[str, ...]]] = {
     "indie rock": (1.6, ("band", "adjective noun", "invented")),

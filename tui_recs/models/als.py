@@ -1,7 +1,8 @@
 """Implicit-feedback ALS (Hu, Koren & Volinsky 2008) on Numba-parallel kernels.
 
-Input is the users × items matrix of play counts; the model applies the confidence
-c_ui = 1 + alpha * plays_ui itself (preference p_ui = [plays_ui > 0]) and minimises
+Input is the users × items matrix of play counts; the model weights it (BM25 by default,
+see :mod:`tui_recs.models.weighting`), applies the confidence c_ui = 1 + alpha * w_ui to the
+weights w (preference p_ui = [plays_ui > 0]) and minimises
 
     Σ_{u,i} c_ui (p_ui - x_uᵀ y_i)² + λ (Σ_u |x_u|² + Σ_i |y_i|²)
 
@@ -30,7 +31,9 @@ class ALS(FactorModel):
     Args:
         factors: latent dimensions f.
         regularization: λ, the L2 penalty on every factor vector.
-        alpha: confidence scale: c = 1 + alpha * plays.
+        alpha: confidence scale: c = 1 + alpha * w, w the weighted plays.
+        weighting: "bm25", "tfidf" or "none" (raw play counts), applied before confidence.
+        bm25_k1, bm25_b: BM25 parameters (weighting "bm25").
         iterations: full sweeps (users, then items).
         solver: "cg" (fast, approximate per sweep) or "cholesky" (exact per sweep).
         cg_steps: conjugate-gradient steps per row per sweep (solver "cg").
@@ -43,14 +46,19 @@ class ALS(FactorModel):
 
     def __init__(self, factors: int = 64, regularization: float = 0.05, alpha: float = 1.0,
                  iterations: int = 15, solver: str = "cg", cg_steps: int = 3,
+                 weighting: str = "bm25", bm25_k1: float = 100.0, bm25_b: float = 0.8,
                  random_state: int | None = None, num_threads: int | None = None,
                  calculate_loss_every: int = 0) -> None:
+        from tui_recs.models.weighting import WEIGHTINGS
+
         if solver not in SOLVERS:
             raise ModelError(f"unknown ALS solver {solver!r}: use one of {', '.join(SOLVERS)}")
         for label, value, low in (("factors", factors, 1), ("iterations", iterations, 1),
                                   ("cg_steps", cg_steps, 1)):
             if int(value) < low:
                 raise ModelError(f"ALS {label} must be at least {low} (got {value})")
+        if weighting not in WEIGHTINGS:
+            raise ModelError(f"unknown ALS weighting {weighting!r}: use one of {', '.join(WEIGHTINGS)}")
         if regularization < 0 or not alpha > 0:
             raise ModelError(f"ALS needs regularization >= 0 and alpha > 0 "
                              f"(got {regularization}, {alpha})")
@@ -63,6 +71,10 @@ class ALS(FactorModel):
         self.random_state = random_state
         self.num_threads = num_threads
         self.calculate_loss_every = int(calculate_loss_every)
+        self.weighting = weighting
+        self.bm25_k1 = float(bm25_k1)
+        self.bm25_b = float(bm25_b)
+        self.lengths: np.ndarray | None = None  # artists' total plays in the training data
         self.loss_history: list[tuple[int, float]] = []
 
     # -------------------------------------------------------------------------------- fit
@@ -76,9 +88,10 @@ class ALS(FactorModel):
         """
         from tui_recs.models import _als_kernels as kernels
         from tui_recs.models._numba import threads
-        from tui_recs.models.weighting import confidence
+        from tui_recs.models.weighting import artist_lengths
 
-        user_confidence = confidence(user_items, self.alpha)
+        self.lengths = artist_lengths(user_items)
+        user_confidence = self._confidence(user_items)
         if not np.isfinite(user_confidence.data).all():
             raise ModelError("ALS confidences overflow float32 (alpha × plays is too large): "
                              "lower --alpha")
@@ -113,6 +126,21 @@ class ALS(FactorModel):
         self.__dict__.pop("_normalized", None)
         return self
 
+    def _confidence(self, user_items: "sp.csr_matrix") -> "sp.csr_matrix":
+        """(c - 1) = alpha * w for the observed pairs of listener rows, users × items.
+
+        Weights below zero (BM25 for a listener of nearly every artist) count as zero: the
+        pair keeps preference 1 with the base confidence 1.
+        """
+        from tui_recs.models.weighting import bm25, confidence, weight
+
+        if self.weighting == "bm25":
+            weighted = bm25(user_items, self.bm25_k1, self.bm25_b, lengths=self.lengths)
+        else:
+            weighted = weight(user_items, self.weighting)
+        np.maximum(weighted.data, 0, out=weighted.data)
+        return confidence(weighted, self.alpha)
+
     def _gram(self, fixed: np.ndarray, dtype=np.float64) -> np.ndarray:
         """YᵀY + λI for the fixed side (f × f)."""
         gram = fixed.T.astype(np.float64) @ fixed.astype(np.float64)
@@ -145,9 +173,8 @@ class ALS(FactorModel):
         unobserved, and the observed pairs add their correction.
         """
         from tui_recs.models import _als_kernels as kernels
-        from tui_recs.models.weighting import confidence
 
-        user_confidence = confidence(user_items, self.alpha)
+        user_confidence = self._confidence(user_items)
         X = self.user_factors.astype(np.float64)
         Y = self.item_factors.astype(np.float64)
         all_zero = float(np.einsum("uf,fg,ug->", X, Y.T @ Y, X))
@@ -159,32 +186,33 @@ class ALS(FactorModel):
         return (all_zero + observed + penalty) / total_confidence
 
     # ------------------------------------------------------------------------- new listeners
-    def _history(self, history: "Sequence[tuple[int, float]] | sp.spmatrix"
-                 ) -> tuple[np.ndarray, np.ndarray]:
-        """(items, plays) of a history given as (item, plays) pairs or a 1 × items row."""
+    def _history(self, history: "Sequence[tuple[int, float]] | sp.spmatrix") -> "sp.csr_matrix":
+        """A history given as (item, plays) pairs or a 1 × items row, as a 1 × items CSR row."""
+        import scipy.sparse as sp
+
+        n_items = self._require_fitted().shape[0]
         if hasattr(history, "tocsr"):
-            row = history.tocsr()
-            if row.shape[0] != 1:
-                raise ModelError(f"a listener history row must be 1 × items, not {row.shape}")
-            items, plays = row.indices.astype(np.int64), row.data.astype(np.float64)
+            row = history.tocsr().astype(np.float32)
+            if row.shape != (1, n_items):
+                raise ModelError(f"a listener history row must be 1 × {n_items}, not {row.shape}")
         else:
             pairs = list(history)
-            items = np.array([int(item) for item, _ in pairs], dtype=np.int64)
-            plays = np.array([float(count) for _, count in pairs], dtype=np.float64)
-        self._require_fitted()
-        check_ids(items, self.item_factors.shape[0], "item")
-        if (plays <= 0).any():
+            items = check_ids([int(item) for item, _ in pairs], n_items, "item")
+            plays = np.array([float(count) for _, count in pairs], dtype=np.float32)
+            row = sp.csr_matrix((plays, (np.zeros(len(items), dtype=np.int64), items)),
+                                shape=(1, n_items))
+        row.sum_duplicates()
+        if (row.data <= 0).any():
             raise ModelError("plays in a listener history must be positive")
-        order = np.argsort(items, kind="stable")
-        return items[order], plays[order]
+        return row
 
     def recalculate_user(self, history: "Sequence[tuple[int, float]] | sp.spmatrix") -> np.ndarray:
         """Exact factors (f,) float32 of a listener not in the training data, from their
         history: (artist position, plays) pairs or a 1 × items CSR row of plays."""
         from tui_recs.models import _als_kernels as kernels
 
-        items, plays = self._history(history)
-        vector = kernels.solve_row(items, (self.alpha * plays).astype(np.float32),
+        row = self._confidence(self._history(history))
+        vector = kernels.solve_row(row.indices.astype(np.int64), row.data,
                                    self.item_factors, self._gram(self.item_factors))
         if not np.isfinite(vector).all():
             raise ModelError("could not fold in this listener: raise --regularization")
@@ -199,13 +227,12 @@ class ALS(FactorModel):
         all contributions (not only the top n) sum to the total.
         """
         self._require_fitted()
-        start, stop = user_items.indptr[user], user_items.indptr[user + 1]
-        items = user_items.indices[start:stop].astype(np.int64)
-        plays = user_items.data[start:stop].astype(np.float64)
+        row = self._confidence(user_items[user])
+        items = row.indices.astype(np.int64)
         if not len(items):
             return np.empty(0, np.int64), np.empty(0), 0.0
         Y = self.item_factors.astype(np.float64)
-        confidences = 1.0 + self.alpha * plays
+        confidences = 1.0 + row.data.astype(np.float64)
         history_factors = Y[items]
         system = self._gram(self.item_factors) + (history_factors.T * (confidences - 1.0)) @ history_factors
         weighted = np.linalg.solve(system, Y[item])  # W y_item (W is symmetric)
@@ -217,5 +244,13 @@ class ALS(FactorModel):
     def get_params(self) -> dict[str, Any]:
         return {"factors": self.factors, "regularization": self.regularization,
                 "alpha": self.alpha, "iterations": self.iterations, "solver": self.solver,
-                "cg_steps": self.cg_steps, "random_state": self.random_state,
+                "cg_steps": self.cg_steps, "weighting": self.weighting, "bm25_k1": self.bm25_k1,
+                "bm25_b": self.bm25_b, "random_state": self.random_state,
                 "num_threads": self.num_threads, "calculate_loss_every": self.calculate_loss_every}
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {**super().to_arrays(), "lengths": self.lengths}
+
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        super()._set_arrays(arrays)
+        self.lengths = arrays["lengths"]

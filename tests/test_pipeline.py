@@ -1,0 +1,83 @@
+"""get_model: build once, load after; progress, cancellation, indexes."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from tui_recs.cache import ArtifactStore
+from tui_recs.data.synthetic import generate
+from tui_recs.pipeline import Cancelled, get_model
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return generate(n_users=1500, n_items=400, seed=2)
+
+
+def test_build_then_load_from_cache(dataset, tmp_path, monkeypatch):
+    store = ArtifactStore(tmp_path)
+    stages = []
+    first = get_model(dataset, "als", {"factors": 8, "iterations": 3}, store=store,
+                      progress=stages.append)
+    assert [s.name for s in stages].count("fit") >= 4  # start + one per iteration
+    assert first.info["fit_seconds"] > 0 and first.params["random_state"] == 0
+
+    from tui_recs.models.als import ALS
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("trained again")
+
+    monkeypatch.setattr(ALS, "fit", refuse)
+    second = get_model(dataset, "als", {"factors": 8, "iterations": 3}, store=store)
+    np.testing.assert_array_equal(second.model.item_factors, first.model.item_factors)
+    assert second.info["fit_seconds"] == pytest.approx(first.info["fit_seconds"])
+    assert second.similar(0, 5)[0].tolist() == first.similar(0, 5)[0].tolist()
+    with pytest.raises(RuntimeError, match="trained again"):  # another hyperparameter: new entry
+        get_model(dataset, "als", {"factors": 8, "iterations": 4}, store=store)
+
+
+def test_threads_do_not_change_the_cache_key(dataset, tmp_path):
+    store = ArtifactStore(tmp_path)
+    get_model(dataset, "lsa", {"factors": 8}, store=store)
+    get_model(dataset, "als", {"factors": 8, "iterations": 2, "num_threads": 1}, store=store)
+    get_model(dataset, "als", {"factors": 8, "iterations": 2, "num_threads": 2}, store=store)
+    assert sorted(entry.kind for entry in store.entries()) == ["model", "model"]
+
+
+def test_cancel_stores_nothing(dataset, tmp_path):
+    store = ArtifactStore(tmp_path)
+    cancel = threading.Event()
+
+    def progress(stage):
+        if stage.name == "fit" and stage.fraction > 0:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        get_model(dataset, "als", {"factors": 8, "iterations": 5}, store=store,
+                  progress=progress, cancel=cancel)
+    assert store.entries() == []
+
+
+def test_indexes_are_built_stored_and_loaded(dataset, tmp_path):
+    store = ArtifactStore(tmp_path)
+    built = get_model(dataset, "als", {"factors": 8, "iterations": 3}, store=store, build_index=True)
+    assert built.similar_mode == "annoy" and built.info["index"]["similar"]["recall_at_10"] >= 0.95
+    assert built.recommend_mode.mode == "exact"  # a small catalogue: exact is fast enough
+    loaded = get_model(dataset, "als", {"factors": 8, "iterations": 3}, store=store, build_index=True)
+    assert loaded.similar_index is not None
+    for item in (0, 7, 42):
+        approximate, scores = loaded.similar(item, 10)
+        exact, exact_scores = loaded.similar(item, 10, exact=True)
+        assert item not in approximate and len(approximate) == 10
+        assert len(set(approximate.tolist()) & set(exact.tolist())) >= 8
+        # Annoy only proposes candidates: the scores shown are exact cosines.
+        np.testing.assert_allclose(scores, loaded.model.normalized_item_factors[approximate]
+                                   @ loaded.model.normalized_item_factors[item], rtol=1e-5)
+    user_recs, _ = loaded.recommend(3, 5)
+    assert not set(user_recs.tolist()) & set(dataset.user_items[3].indices.tolist())
+
+
+def test_popularity_needs_no_index(dataset, tmp_path):
+    ready = get_model(dataset, "popularity", store=ArtifactStore(tmp_path), build_index=True)
+    assert ready.similar_mode == "exact" and len(ready.recommend(0, 5)[0]) == 5
