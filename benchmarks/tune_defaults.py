@@ -18,8 +18,8 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "lastfm
 
 GRIDS = {
     "als": {"weighting": ["none", "bm25"], "factors": [32, 64, 128],
-            "regularization": [0.01, 0.1, 1.0], "alpha": [0.01, 0.1, 1.0]},
-    "lsa": {"factors": [32, 64, 128], "bm25_k1": [10.0, 100.0], "bm25_b": [0.5, 0.8]},
+            "regularization": [0.1, 1.0], "alpha": [0.001, 0.003, 0.01, 0.1]},
+    "lsa": {"factors": [32, 64, 128], "bm25_k1": [1.0, 3.0, 10.0, 100.0], "bm25_b": [0.5, 0.8]},
 }
 FIXED = {"als": {"iterations": 15, "random_state": 0}, "lsa": {"random_state": 0}}
 

@@ -23,7 +23,7 @@ def plays():
 
 def test_factors_match_a_dense_svd_of_the_bm25_matrix(plays):
     model = LSA(factors=3, random_state=0).fit(plays)
-    weighted = bm25(plays).toarray().T.astype(np.float64)  # artist × listener
+    weighted = bm25(plays, model.bm25_k1, model.bm25_b).toarray().T.astype(np.float64)  # artist × listener
     U, S, _ = np.linalg.svd(weighted, full_matrices=False)
     np.testing.assert_allclose(model.singular_values, S[:3], rtol=1e-4)
     # Same item factors up to the sign of each dimension.

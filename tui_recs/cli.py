@@ -537,10 +537,14 @@ COMMANDS: dict[str, Callable[[Session], int]] = {
 
 
 def _run_app(args: argparse.Namespace) -> int:
-    from tui_recs.app import run
+    import tui_recs.app as app
 
-    return run(data=args.data, format=args.format, cache_dir=args.cache_dir,
-               use_cache=not args.no_cache, mouse=not args.no_mouse)
+    if not hasattr(app, "run"):
+        raise UsageError("tui-recs: the terminal UI is not built yet; every question it will "
+                         "answer works as a command: tui-recs info | related ARTIST | recommend "
+                         "USER | compare ARTIST | evaluate (see 'tui-recs --help')")
+    return app.run(data=args.data, format=args.format, cache_dir=args.cache_dir,
+                   use_cache=not args.no_cache, mouse=not args.no_mouse)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

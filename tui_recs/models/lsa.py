@@ -35,7 +35,8 @@ class LSA(FactorModel):
 
     name = "lsa"
 
-    def __init__(self, factors: int = 64, bm25_k1: float = 100.0, bm25_b: float = 0.8,
+    # Defaults: the best of a grid by NDCG@10 on hetrec (docs/defaults.md).
+    def __init__(self, factors: int = 32, bm25_k1: float = 3.0, bm25_b: float = 0.8,
                  random_state: int | None = None, solver: str = "propack") -> None:
         if solver not in SOLVERS:
             raise ModelError(f"unknown LSA solver {solver!r}: use one of {', '.join(SOLVERS)}")

@@ -1,0 +1,177 @@
+"""The command line end to end, through a subprocess, on the demo data and real hetrec data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HETREC = Path(__file__).resolve().parents[2] / "shared" / "data" / "lastfm-hetrec2011-2k"
+needs_hetrec = pytest.mark.skipif(not HETREC.is_dir(), reason=f"real hetrec data not found at {HETREC}")
+FAST = ["--factors", "16", "--iterations", "4"]
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cli-cache")
+
+
+def run(cache_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TUI_RECS_CACHE_DIR": str(cache_dir)}
+    env.pop("TUI_RECS_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "tui_recs", *args], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+def run_json(cache_dir: Path, *args: str) -> dict:
+    result = run(cache_dir, *args, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # stdout holds the JSON document and nothing else
+
+
+@pytest.fixture(scope="module")
+def top_artists(cache_dir) -> list[str]:
+    return [row["artist"] for row in run_json(cache_dir, "info", "--top", "3")["top_artists"]]
+
+
+def test_info_on_demo_and_human_output(cache_dir, top_artists):
+    summary = run_json(cache_dir, "info")
+    assert summary["users"] == 20_000 and summary["plays_nnz"] > 900_000
+    assert len(top_artists) == 3
+    human = run(cache_dir, "info", "--top", "2")
+    assert human.returncode == 0 and "top artists by listeners" in human.stdout
+
+
+@needs_hetrec
+def test_info_on_hetrec(cache_dir):
+    summary = run_json(cache_dir, "--data", str(HETREC), "info")
+    assert (summary["users"], summary["items"], summary["plays_nnz"]) == (1892, 17632, 92834)
+    assert summary["top_artists"][0]["artist"] == "Lady Gaga"
+
+
+def test_related_loose_name_and_json_shape(cache_dir, top_artists):
+    loose = top_artists[0].upper().replace(" ", "  ")
+    document = run_json(cache_dir, "related", loose, "-n", "7", *FAST)
+    assert document["query"]["artist"] == top_artists[0]
+    assert [row["rank"] for row in document["results"]] == list(range(1, 8))
+    assert all(set(row) >= {"rank", "artist", "score", "listeners", "id"} for row in document["results"])
+    assert top_artists[0] not in [row["artist"] for row in document["results"]]
+    assert document["mode"] == "exact" and document["model"] == "als"
+    lsa = run_json(cache_dir, "related", top_artists[0], "--model", "lsa", "-n", "3", "--factors", "16")
+    assert lsa["model"] == "lsa" and len(lsa["results"]) == 3
+
+
+@needs_hetrec
+def test_related_on_hetrec_finds_guns_n_roses(cache_dir):
+    document = run_json(cache_dir, "--data", str(HETREC), "related", "guns n roses", *FAST)
+    assert document["query"]["artist"] == "Guns N' Roses" and len(document["results"]) == 10
+
+
+def test_recommend_with_explanations(cache_dir):
+    user = run_json(cache_dir, "info")  # any listener id of the demo data will do
+    from tui_recs.data import demo
+
+    listener = str(demo().user_ids[0])
+    document = run_json(cache_dir, "recommend", listener, "-n", "4", "--explain", *FAST)
+    assert document["user"] == listener and len(document["results"]) == 4
+    heard = {row["artist"] for row in document["listened"]}
+    assert all(row["artist"] not in heard for row in document["results"])
+    assert all(len(row["because"]) == 3 for row in document["results"])
+    assert user["users"] == 20_000
+
+
+def test_compare_artist_and_user(cache_dir, top_artists):
+    document = run_json(cache_dir, "compare", top_artists[1], "-n", "5", *FAST)
+    assert document["models"] == ["als", "lsa"] and 0 <= document["overlap"] <= 1
+    assert len(document["als"]) == 5 and len(document["lsa"]) == 5
+    assert {"artist", "als_rank", "lsa_rank", "change"} <= set(document["rows"][0])
+    human = run(cache_dir, "compare", top_artists[1], "-n", "5", *FAST)
+    assert human.returncode == 0 and "overlap@5" in human.stdout
+
+
+def test_train_reports_and_caches(cache_dir):
+    document = run_json(cache_dir, "train", "--model", "als", *FAST)
+    assert document["params"]["factors"] == 16 and document["similar_mode"] == "exact"
+    listing = run_json(cache_dir, "cache", "list")
+    assert any(entry["kind"] == "model" for entry in listing["entries"])
+    assert run(cache_dir, "cache", "path").stdout.strip() == str(cache_dir)
+
+
+@needs_hetrec
+def test_evaluate_on_hetrec_includes_the_baseline(cache_dir):
+    document = run_json(cache_dir, "--data", str(HETREC), "evaluate", "--models", "als,lsa",
+                        "--k", "5", *FAST)
+    rows = {row["model"]: row for row in document["rows"]}
+    assert set(rows) == {"als", "lsa", "popularity"}
+    assert rows["als"]["precision"] > rows["popularity"]["precision"]
+    assert document["k"] == 5 and document["split"] == "holdout"
+
+
+def test_demo_data_writes_a_loadable_tsv(cache_dir, tmp_path):
+    result = run(cache_dir, "demo-data", str(tmp_path / "out"), "--scale", "0.002")
+    assert result.returncode == 0, result.stderr
+    path = Path(result.stdout.strip())
+    assert path.exists() and path.name == "usersha1-artmbid-artname-plays.tsv"
+    assert run_json(cache_dir, "--data", str(path), "info")["users"] == 720
+
+
+# ------------------------------------------------------------------------------ errors
+def assert_one_line_error(result: subprocess.CompletedProcess, code: int, *fragments: str) -> None:
+    assert result.returncode == code
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_unknown_and_ambiguous_artist(cache_dir, top_artists):
+    assert_one_line_error(run(cache_dir, "related", "zzzz nothing like it"), 1,
+                          "no artist named 'zzzz nothing like it'")
+    typo = top_artists[0][:-1] + "x"
+    assert_one_line_error(run(cache_dir, "related", typo), 1, "did you mean", top_artists[0])
+    assert_one_line_error(run(cache_dir, "related", "the"), 1, "matches", "be more specific")
+
+
+def test_unknown_user(cache_dir):
+    assert_one_line_error(run(cache_dir, "recommend", "nobody_here"), 1,
+                          "no listener with id 'nobody_here'", "ids look like")
+
+
+def test_bad_file(cache_dir, tmp_path):
+    bad = tmp_path / "plays.tsv"
+    bad.write_text("".join(f"u{i}\tband{i}\tlots\n" for i in range(30)))
+    assert_one_line_error(run(cache_dir, "--data", str(bad), "info"), 1,
+                          f"{bad}:1: plays 'lots' is not a number")
+    assert_one_line_error(run(cache_dir, "--data", str(tmp_path / "missing.tsv"), "info"), 1,
+                          "no such file or directory")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["related"], "the following arguments are required: ARTIST"),
+    (["related", "x", "--model", "svd"], "unknown model 'svd'"),
+    (["related", "x", "-n", "0"], "must be a positive integer"),
+    (["compare"], "give an ARTIST or --user USER"),
+    (["compare", "x", "--models", "als"], "--models takes two models"),
+    (["cache", "clear"], "give a KEY or --all"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_usage_errors_exit_2(cache_dir, args, fragment):
+    assert_one_line_error(run(cache_dir, *args), 2, fragment)
+
+
+def test_no_subcommand_says_what_to_do(cache_dir):
+    import tui_recs.app
+
+    if hasattr(tui_recs.app, "run"):
+        pytest.skip("the terminal UI exists; it is tested in test_app.py")
+    assert_one_line_error(run(cache_dir), 2, "not built yet", "tui-recs info")
+
+
+def test_debug_shows_the_traceback(cache_dir):
+    result = run(cache_dir, "--debug", "recommend", "nobody_here")
+    assert result.returncode != 0 and "Traceback" in result.stderr
