@@ -35,8 +35,9 @@ def load_data(name: str):
 
 def worker(library: str, data: str, factors: int, solver: str, iterations: int) -> None:
     """Child process: fit once untimed (compile), then time ``iterations``; print JSON."""
-    import resource
     import time
+
+    from _measure import peak_rss_mib
 
     from threadpoolctl import threadpool_limits
 
@@ -69,8 +70,7 @@ def worker(library: str, data: str, factors: int, solver: str, iterations: int) 
         started = time.perf_counter()
         fit(iterations)
         seconds = (time.perf_counter() - started) / iterations
-    print(json.dumps({"seconds_per_iteration": seconds,
-                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"seconds_per_iteration": seconds, "peak_rss_mib": peak_rss_mib()}))
 
 
 def measure(library: str, data: str, factors: int, solver: str, iterations: int) -> dict:

@@ -20,14 +20,15 @@ import time
 from pathlib import Path
 
 MEASURE = r"""
-import json, resource, sys, time
+import json, sys, time
+sys.path.insert(0, sys.argv[4])
+from _measure import peak_rss_mib
 start = time.perf_counter()
 from tui_recs.data.store import load_cached
 dataset = load_cached(sys.argv[1], cache_dir=sys.argv[2], use_cache=sys.argv[3] == "1")
 loaded = time.perf_counter() - start
 print(json.dumps({"seconds": loaded, "users": dataset.n_users, "items": dataset.n_items,
-                  "nnz": dataset.nnz,
-                  "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+                  "nnz": dataset.nnz, "peak_rss_gib": peak_rss_mib() / 1024}))
 """
 
 
@@ -35,7 +36,7 @@ def measure(tsv: Path, cache_dir: Path, use_cache: bool) -> dict:
     """Load in a fresh interpreter (imports included) and return its figures."""
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", MEASURE, str(tsv), str(cache_dir),
-                             "1" if use_cache else "0"], capture_output=True, text=True, check=True)
+                             "1" if use_cache else "0", str(Path(__file__).parent)], capture_output=True, text=True, check=True)
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     figures["process_seconds"] = time.perf_counter() - started
     return figures

@@ -216,6 +216,8 @@ class Session:
 
         accepted = inspect.signature(model_class(name).__init__).parameters
         params = {}
+        if "calculate_loss_every" in accepted and sys.stderr.isatty():
+            params["calculate_loss_every"] = 1  # shown with each iteration on the progress bar
         for flag, (param, _, _) in HYPERPARAMETERS.items():
             value = getattr(self.args, flag.replace("-", "_"), None)
             if value is not None and param in accepted:
@@ -238,7 +240,9 @@ class Session:
 
 
 class _StageProgress:
-    """Shows pipeline stages on stderr when it is a terminal; silent otherwise."""
+    """A progress bar of pipeline stages on stderr when it is a terminal; silent otherwise."""
+
+    WIDTH = 20
 
     def __enter__(self) -> Callable:
         self.enabled = sys.stderr.isatty()
@@ -247,7 +251,9 @@ class _StageProgress:
 
     def __call__(self, stage) -> None:
         if self.enabled:
-            line = f"{stage.name}: {stage.message}"[:119]
+            filled = round(max(0.0, min(1.0, stage.fraction)) * self.WIDTH)
+            bar = "█" * filled + "░" * (self.WIDTH - filled)
+            line = f"{stage.name:>5} {bar} {stage.message}"[:119]
             sys.stderr.write("\r" + line.ljust(len(self.last)))
             sys.stderr.flush()
             self.last = line

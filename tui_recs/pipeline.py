@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 #: Bump when the stored layout of models or indexes changes.
 MODEL_FORMAT_VERSION = 1
-#: Hyperparameters that change speed but not the learned model; left out of cache keys.
-NOT_IN_KEY = frozenset({"num_threads"})
+#: Settings that change speed or reporting but not the learned model; left out of cache keys.
+NOT_IN_KEY = frozenset({"num_threads", "calculate_loss_every"})
 SIMILAR_INDEX_FILE, RECOMMEND_INDEX_FILE = "similar.ann", "recommend.ann"
 
 
