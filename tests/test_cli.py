@@ -101,6 +101,18 @@ def test_train_reports_and_caches(cache_dir):
     assert run(cache_dir, "cache", "path").stdout.strip() == str(cache_dir)
 
 
+def test_cache_clear(tmp_path):
+    run_json(tmp_path, "train", "--model", "lsa", "--factors", "8")
+    entries = run_json(tmp_path, "cache", "list")["entries"]
+    model = next(entry["key"] for entry in entries if entry["kind"] == "model")
+    assert run(tmp_path, "cache", "clear", model).returncode == 0
+    assert model not in [e["key"] for e in run_json(tmp_path, "cache", "list")["entries"]]
+    assert_one_line_error(run(tmp_path, "cache", "clear", model), 1, f"no cache entry {model!r}")
+    cleared = run(tmp_path, "cache", "clear", "--all")
+    assert cleared.returncode == 0 and "removed" in cleared.stdout
+    assert run_json(tmp_path, "cache", "list")["entries"] == []
+
+
 @needs_hetrec
 def test_evaluate_on_hetrec_includes_the_baseline(cache_dir):
     document = run_json(cache_dir, "--data", str(HETREC), "evaluate", "--models", "als,lsa",
@@ -108,7 +120,10 @@ def test_evaluate_on_hetrec_includes_the_baseline(cache_dir):
     rows = {row["model"]: row for row in document["rows"]}
     assert set(rows) == {"als", "lsa", "popularity"}
     assert rows["als"]["precision"] > rows["popularity"]["precision"]
-    assert document["k"] == 5 and document["split"] == "holdout"
+    assert document["k"] == 5 and document["split"] == "holdout" and document["split_seed"] == 0
+    seeded = run_json(cache_dir, "--data", str(HETREC), "evaluate", "--models", "popularity",
+                      "--k", "5", "--seed", "3")
+    assert seeded["split_seed"] == 3
 
 
 def test_demo_data_writes_a_loadable_tsv(cache_dir, tmp_path):

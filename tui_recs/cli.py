@@ -146,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--test-fraction", type=float, default=0.2,
                           help="holdout: fraction of each listener's artists held out")
     evaluate.add_argument("--leave-out", type=_positive, default=1, help="leave-k-out: k")
-    evaluate.add_argument("--split-seed", type=int, default=0, help="seed of the split")
+    evaluate.add_argument("--split-seed", type=int,
+                          help="seed of the split (default: --seed, else 0)")
 
     demo = commands.add_parser("demo-data", help="write the synthetic demo data as a Last.fm 360K TSV")
     demo.add_argument("out_dir", metavar="OUT_DIR", type=Path)
@@ -468,6 +469,8 @@ def _cmd_evaluate(session: Session) -> int:
 
     args = session.args
     names = args.models or ["als", "lsa", "popularity"]
+    if args.split_seed is None:
+        args.split_seed = args.seed if args.seed is not None else 0
     matrix = session.dataset.user_items
     if args.split == "holdout":
         if not 0 < args.test_fraction < 1:
