@@ -1,5 +1,6 @@
-"""Artist-name matching: folding, ranking, resolving, errors."""
+"""Artist-name matching: folding, as-you-type ranking, resolving one name, errors."""
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -7,87 +8,221 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tui_recs.search import AmbiguousName, NameIndex, UnknownName, fold
+from tui_recs.errors import TuiRecsError
+from tui_recs.search import (KINDS, POPULAR, AmbiguousName, NameIndex, UnknownName, _fold_ascii,
+                             _fold_unicode, fold, fold_all)
 
-NAMES = ["Guns N' Roses", "Beyoncé", "Air", "AIR", "Air Supply", "Arcade Fire",
-         "The Arcade Fire", "Radiohead", "The Beatles", "Earth, Wind & Fire", "Motörhead",
-         "Фактор-2", "Firehouse", "Bonfire"]
-LISTENERS = np.array([50, 80, 40, 5, 30, 90, 20, 100, 120, 25, 35, 10, 15, 12])
+LISTENERS = {
+    "The Beatles": 120, "Radiohead": 100, "Arcade Fire": 90, "Beyoncé": 80, "Guns N' Roses": 50,
+    "Air": 40, "Motörhead": 35, "Air Supply": 30, "Earth, Wind & Fire": 25, "The Arcade Fire": 20,
+    "Firehouse": 15, "Bonfire": 12, "Фактор-2": 10, "Radio Dept.": 8, "AIR": 5, "!!!": 4,
+    "Smiths": 3, "Fire": 2,
+}
+NAMES = list(LISTENERS)
 
 
 @pytest.fixture(scope="module")
 def index():
-    return NameIndex(NAMES, LISTENERS)
+    return NameIndex(NAMES, np.array(list(LISTENERS.values())))
 
 
+def names_of(hits):
+    return [hit.name for hit in hits]
+
+
+# --------------------------------------------------------------------------------- folding
 @pytest.mark.parametrize("text, folded", [
-    ("Guns N' Roses", "guns n roses"), ("Beyoncé", "beyonce"), ("  MOTÖRHEAD ", "motorhead"),
-    ("Earth, Wind & Fire", "earth wind and fire"), ("AC/DC", "ac dc"), ("Фактор-2", "фактор 2"),
-    ("Sigur Rós", "sigur ros"), ("multiple   spaces", "multiple spaces"), ("", ""),
+    ("Beyoncé", "beyonce"), ("Motörhead", "motorhead"), ("Sigur Rós", "sigur ros"),  # accents
+    ("Mø", "mo"), ("Straße", "strasse"), ("İstanbul", "istanbul"),  # letters spelled out
+    ("ABBA", "abba"), ("ＲＥＤ", "red"),  # case, full-width forms
+    ("Guns N' Roses", "guns n roses"), ("Guns N’ Roses", "guns n roses"), ("Don´t", "dont"),
+    ("Earth, Wind & Fire", "earth wind and fire"), ("Simon&Garfunkel", "simon and garfunkel"),
+    ("AC/DC", "ac dc"), ("t.A.T.u.", "t a t u"), ("blink-182", "blink 182"), ("P_O_D", "p o d"),
+    ("  multiple \t  spaces\n", "multiple spaces"), ("", ""), ("!!!", ""),
+    ("Фактор-2", "фактор 2"), ("Мумий Тролль", "мумий тролль"),  # Cyrillic kept (й too)
+    ("ガゼット", "ガゼット"), ("ｶﾞｾﾞｯﾄ", "ガゼット"), ("宇多田ヒカル", "宇多田ヒカル"),  # Japanese
+    ("김종국", "김종국"), ("Άννα Βισση", "άννα βισση"), ("हिन्दी", "हिन्दी"),  # Hangul, Greek, Devanagari
+    ("Katy Perry\ue216", "katy perry"), ("soft\u00adhyphen", "softhyphen"),  # junk characters
 ])
 def test_fold(text, folded):
     assert fold(text) == folded
 
 
-def test_resolve_the_way_people_type(index):
-    assert NAMES[index.resolve("guns n roses")] == "Guns N' Roses"
-    assert NAMES[index.resolve("beyonce")] == "Beyoncé"
-    assert NAMES[index.resolve("earth wind and fire")] == "Earth, Wind & Fire"
-    assert NAMES[index.resolve("radioh")] == "Radiohead"  # the only name with this prefix
-    assert NAMES[index.resolve("Air")] == "Air"  # two fold alike; the exact spelling wins
-    assert NAMES[index.resolve("AIR")] == "AIR"
+def test_fold_all_is_fold_of_each():
+    texts = ["Björk", "AC/DC", "", "two\nlines", "Фактор-2", "!!!", " x "]
+    assert fold_all(texts) == [fold(text) for text in texts]
+    assert fold_all([]) == []
 
 
-def test_ambiguous_and_unknown(index):
-    with pytest.raises(AmbiguousName) as error:
-        index.resolve("air")
-    assert error.value.candidates[0] == "Air" and "be more specific" in str(error.value)
-    with pytest.raises(AmbiguousName, match=r"'ai' matches 3 artists: Air, Air Supply, AIR;"):
-        index.resolve("ai")
-    assert NAMES[index.resolve("arcade")] == "Arcade Fire"  # the only name starting so
-    with pytest.raises(UnknownName, match=r"no artist named 'radiohed'; did you mean: Radiohead"):
-        index.resolve("radiohed")
-    with pytest.raises(UnknownName) as error:
-        index.resolve("zzzz qqqq")
-    assert error.value.suggestions == []
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(max_codepoint=127, exclude_characters="\n")),
+                max_size=5))
+def test_ascii_shortcut_folds_like_the_unicode_path(lines):
+    assert _fold_ascii(lines) == _fold_unicode(lines)
 
 
-def test_ranking_by_kind_then_popularity(index):
-    hits = index.search("fire", limit=10)
-    kinds = [hit.kind for hit in hits]
-    assert kinds == sorted(kinds, key=["exact", "prefix", "word", "substring", "fuzzy"].index)
-    names = [hit.name for hit in hits]
-    assert names[0] == "Firehouse"  # the only name that starts with "fire"
-    assert names.index("Arcade Fire") < names.index("The Arcade Fire")  # both words; more popular first
-    assert "Bonfire" in names and [h.kind for h in hits if h.name == "Bonfire"] == ["substring"]
-    assert [hit.name for hit in index.search("arcade fire", 2)] == ["Arcade Fire", "The Arcade Fire"]
+# ---------------------------------------------------------------------------------- search
+def test_kinds_rank_in_order_then_by_popularity(index):
+    hits = index.search("fire", limit=30)
+    assert [hit.kind for hit in hits] == ["exact", "prefix", "word", "word", "word", "substring"]
+    assert names_of(hits) == ["Fire", "Firehouse", "Arcade Fire", "Earth, Wind & Fire",
+                              "The Arcade Fire", "Bonfire"]
+    assert names_of(index.search("arcade fire", 2)) == ["Arcade Fire", "The Arcade Fire"]
+    assert all(0 <= hit.score <= 1 for hit in hits)
 
 
-def test_typos_and_empty_query(index):
+def test_typed_forms_find_the_name(index):
+    assert names_of(index.search("guns n roses", 1)) == ["Guns N' Roses"]
+    assert names_of(index.search("BEYONCE", 1)) == ["Beyoncé"]
+    assert names_of(index.search("earth wind and fire", 1)) == ["Earth, Wind & Fire"]
+    assert names_of(index.search("фактор", 1)) == ["Фактор-2"]
+    assert names_of(index.search("!!", 1)) == ["!!!"]  # all-punctuation names are findable
+
+
+def test_typos_are_found_last(index):
+    hits = index.search("radiohed", 5)
+    assert hits[0].name == "Radiohead" and hits[0].kind == "fuzzy"
     assert index.search("beetles", 3)[0].name == "The Beatles"
-    assert index.search("radiohed", 3)[0].kind == "fuzzy"
-    assert [hit.name for hit in index.search("", 3)] == ["The Beatles", "Radiohead", "Arcade Fire"]
+    assert index.search("motrhead", 3)[0].name == "Motörhead"
+    assert [hit.kind for hit in index.search("arcade", 5)] == ["prefix", "word"]  # no far-fetched guesses
+    hits = NameIndex(["Beetles", "The Beatles", "Beatles Revival"]).search("beatle")
+    assert [(hit.name, hit.kind) for hit in hits] == [
+        ("Beatles Revival", "prefix"), ("The Beatles", "word"), ("Beetles", "fuzzy")]
+    assert index.search("ai", 10)[-1].kind != "fuzzy"  # too short to guess typos
+
+
+def test_empty_query_lists_the_most_popular(index):
+    hits = index.search("", 3)
+    assert names_of(hits) == ["The Beatles", "Radiohead", "Arcade Fire"]
+    assert {hit.kind for hit in hits} == {POPULAR}
+    assert names_of(index.search("  ", 1)) == ["The Beatles"]
     assert index.search("air", 0) == []
 
 
-@settings(max_examples=200, deadline=None)
-@given(query=st.text(max_size=20), limit=st.integers(min_value=0, max_value=30))
+def test_without_popularity_ties_keep_the_given_order():
+    index = NameIndex(["Bonfire", "Fire", "Firehouse"])
+    assert names_of(index.search("fire")) == ["Fire", "Firehouse", "Bonfire"]
+    assert names_of(index.search("")) == ["Bonfire", "Fire", "Firehouse"]
+
+
+def test_an_empty_index_finds_nothing():
+    index = NameIndex([])
+    assert index.search("radiohead") == [] and index.search("") == []
+    with pytest.raises(UnknownName):
+        index.resolve("radiohead")
+
+
+def test_typo_index_can_be_built_in_the_background(index):
+    fresh = NameIndex(NAMES, np.array(list(LISTENERS.values())))
+    builder = threading.Thread(target=fresh.prepare)
+    builder.start()
+    assert fresh.search("radiohed", 5) == index.search("radiohed", 5)
+    builder.join()
+
+
+@settings(max_examples=300, deadline=None)
+@given(query=st.text(max_size=20), limit=st.integers(min_value=-1, max_value=30))
 def test_search_never_fails(index, query, limit):
     hits = index.search(query, limit)
-    assert len(hits) <= limit and len({hit.item for hit in hits}) == len(hits)
+    assert len(hits) <= max(limit, 0) and len({hit.item for hit in hits}) == len(hits)
     assert all(0 <= hit.item < len(NAMES) and hit.name == NAMES[hit.item] for hit in hits)
+    assert all(hit.kind in KINDS or hit.kind == POPULAR for hit in hits)
+    ranks = [KINDS.index(hit.kind) for hit in hits if hit.kind in KINDS]
+    assert ranks == sorted(ranks)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=12), min_size=1, max_size=8))
+def test_every_name_finds_itself_first(names):
+    index = NameIndex(names)
+    for item, name in enumerate(names):
+        hits = index.search(name, len(names))
+        if name.strip():
+            assert hits[0].kind == "exact" and fold(hits[0].name) == fold(name)
+            assert item in [hit.item for hit in hits if hit.kind == "exact"]
+
+
+# --------------------------------------------------------------------------------- resolve
+def test_resolve_the_way_people_type(index):
+    assert NAMES[index.resolve("guns n roses")] == "Guns N' Roses"
+    assert NAMES[index.resolve("beyonce")] == "Beyoncé"
+    assert NAMES[index.resolve("MOTORHEAD")] == "Motörhead"
+    assert NAMES[index.resolve("earth wind and fire")] == "Earth, Wind & Fire"
+    assert NAMES[index.resolve("!!!")] == "!!!"
+
+
+def test_resolve_rules_in_order(index):
+    assert NAMES[index.resolve("Air")] == "Air"  # folds like "AIR": the exact spelling wins
+    assert NAMES[index.resolve("AIR")] == "AIR"
+    assert NAMES[index.resolve("arcade fire")] == "Arcade Fire"  # exact beats "The Arcade Fire"
+    assert NAMES[index.resolve("beatles")] == "The Beatles"  # a leading "the" is optional
+    assert NAMES[index.resolve("the smiths")] == "Smiths"
+    assert NAMES[index.resolve("radioh")] == "Radiohead"  # the only name starting so
+    assert NAMES[index.resolve("arcade f")] == "Arcade Fire"
+    assert NAMES[index.resolve("supply")] == "Air Supply"  # the only name with such a word
+
+
+def test_case_only_spelling_settles_a_tie():
+    index = NameIndex(["Rihanna", "Rihannà"], np.array([1, 100]))
+    assert index.resolve("rihanna") == 0
+    assert index.resolve("Rihannà") == 1
+
+
+def test_ambiguous_names_list_candidates(index):
+    with pytest.raises(AmbiguousName) as error:
+        index.resolve("air")
+    assert error.value.candidates == ["Air", "AIR"] and error.value.total == 2
+    assert str(error.value) == "'air' matches 2 artists: Air, AIR; type one exactly as written"
+    with pytest.raises(AmbiguousName) as error:
+        index.resolve("radio")
+    assert str(error.value) == "'radio' matches 2 artists: Radiohead, Radio Dept.; be more specific"
+    with pytest.raises(AmbiguousName,  # names starting so, before names with a word starting so
+                       match=r"^'a' matches 4 artists: Arcade Fire, Air, Air Supply, AIR; be more"):
+        index.resolve("a")
+    big = NameIndex([f"Band {i}" for i in range(12)])
+    with pytest.raises(AmbiguousName, match=r"Band 4 and 7 more; be more specific$"):
+        big.resolve("band")
+
+
+def test_unknown_names_suggest_the_closest(index):
+    with pytest.raises(UnknownName) as error:
+        index.resolve("radiohed")
+    assert error.value.suggestions[0] == "Radiohead"
+    assert str(error.value).startswith("no artist named 'radiohed'; did you mean: Radiohead")
+    assert str(error.value).endswith("?") and "\n" not in str(error.value)
+    with pytest.raises(UnknownName) as error:
+        index.resolve("zzzz qqqq")
+    assert error.value.suggestions == [] and str(error.value) == "no artist named 'zzzz qqqq'"
+    assert isinstance(error.value, TuiRecsError)
+    with pytest.raises(UnknownName):
+        index.resolve("   ")
+
+
+# ------------------------------------------------------------------------------- real data
 HETREC = Path(__file__).resolve().parents[2] / "shared" / "data" / "lastfm-hetrec2011-2k"
 
 
-@pytest.mark.skipif(not HETREC.is_dir(), reason=f"real hetrec data not found at {HETREC}")
-def test_real_names():
-    from tui_recs.data import load
+def read_hetrec_names() -> list[str]:
+    """The name column of artists.dat (tab-separated, a header line, UTF-8)."""
+    lines = (HETREC / "artists.dat").read_text(encoding="utf-8").splitlines()
+    return [line.split("\t")[1] for line in lines[1:] if line]
 
-    dataset = load(HETREC)
-    index = NameIndex(dataset.item_names, dataset.item_listeners)
-    assert dataset.item_names[index.resolve("arcade fire")] == "Arcade Fire"
-    assert dataset.item_names[index.resolve("guns n roses")] == "Guns N' Roses"
-    names = [hit.name for hit in index.search("arcade fire", 5)]
-    assert names[:2] == ["Arcade Fire", "The Arcade Fire"]
+
+@pytest.mark.skipif(not (HETREC / "artists.dat").is_file(),
+                    reason=f"real Last.fm data not found: {HETREC / 'artists.dat'}")
+def test_real_names():
+    names = read_hetrec_names()
+    index = NameIndex(names)
+    assert names[index.resolve("arcade fire")] == "Arcade Fire"
+    assert names[index.resolve("guns n roses")] == "Guns N' Roses"
+    assert names[index.resolve("beyonce")] == "Beyoncé"
+    assert names[index.resolve("bjork")] == "Björk"
+    assert names[index.resolve("rihanna")] == "Rihanna"  # "Rihannà" folds alike
+    assert {"Arcade Fire", "The Arcade Fire"} <= set(names_of(index.search("arcade fire", 5)))
+    assert index.search("radiohed", 5)[0].name == "Radiohead"
+    assert names[index.resolve("air")] == "Air"
+    with pytest.raises(AmbiguousName, match="matches 3 artists: .*; type one exactly as written"):
+        index.resolve("гости из будущего")  # three spellings that differ in case only
+    assert names[index.resolve("the")] == "The The"  # "the" + "the", the article left out
+    with pytest.raises(AmbiguousName, match="'the b' matches .* be more specific"):
+        index.resolve("the b")

@@ -1,43 +1,142 @@
 """Finding artists by name the way people type: case, accents and punctuation folded.
 
 :class:`NameIndex` answers as-you-type searches over hundreds of thousands of names in
-milliseconds: prefix lookups bisect sorted arrays of folded names and name words, substring
-matches scan one joined string at C speed, and typos fall back to a trigram index (built on
-first need, or ahead of time by :meth:`NameIndex.prepare`, e.g. in a background thread).
-Results rank by match kind, then popularity.
+milliseconds. The folded names are joined, most popular first, into one string that
+``str.find`` scans at C speed: the first names found are the most popular ones, so a scan
+stops as soon as it has enough. Typos fall back to a trigram index (numpy posting arrays),
+built on first need or ahead of time by :meth:`NameIndex.prepare`, e.g. in a background
+thread. :meth:`NameIndex.resolve` picks the one artist a command-line argument names.
 """
 
 from __future__ import annotations
 
-import bisect
+import functools
 import re
 import threading
 import unicodedata
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Collection, Container, Iterator, Sequence
 
 import numpy as np
 
 from tui_recs.errors import TuiRecsError
 
-#: Match kinds, best first.
+#: Kinds of name match, best first (see :meth:`NameIndex.search`).
 KINDS = ("exact", "prefix", "word", "substring", "fuzzy")
-_QUOTES = re.compile(r"[\u0027\u2019\u2018\u0060\u00b4\u0022\u201c\u201d]")
-_PUNCTUATION = re.compile(r"[^\w\s]|_")
-_SPACES = re.compile(r"\s+")
-#: Substring scans stop after this many matches (short queries match everything).
-MAX_SUBSTRING_MATCHES = 20_000
-#: A fuzzy candidate must share at least this share of the query's trigrams.
+#: The kind of the hits an empty query gives: the most popular artists.
+POPULAR = "popular"
+#: Typo matching starts at this many characters (shorter queries have too few trigrams).
+MIN_FUZZY_LENGTH = 3
+#: A typo candidate shares at least this fraction of the query's trigrams.
 MIN_TRIGRAM_SHARE = 0.34
+#: How many names an error message lists.
+SHOWN_NAMES = 5
+
+_QUOTES = re.compile("['\"`\u00b4\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u2032\u2033"
+                     "\u02bc\uff07\uff02\uff40]")
+_DIACRITICS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
+#: Spelled out after case folding: '&', and Latin letters that do not decompose into a base
+#: letter and an accent.
+_SPELLINGS = {"&": " and ", "\u00f8": "o", "\u00e6": "ae", "\u0153": "oe", "\u0142": "l",
+              "\u0111": "d", "\u00f0": "d", "\u00fe": "th", "\u0131": "i"}
+_SPELLED = re.compile(f"[{''.join(_SPELLINGS)}]")
+#: ASCII folding table: letters and digits kept (lower-cased first), all else but newlines a space.
+_ASCII_SPACES = bytes(c if chr(c).isalnum() or c == 10 else 32 for c in range(256))
+_ASCII_QUOTES = b"'\"`"
+_NOT_WORD = re.compile(r"[^\w\s]|_")
+_SPACES = re.compile(r"[^\S\n]+")
+_SPACE_RUNS = re.compile(rb"  +")
+_LINE_EDGES = re.compile(r" ?\n ?")
+_ARTICLE = "the "
+_LEADING_ARTICLE = re.compile(f"(?m)^{_ARTICLE}(?=.)")
 
 
 def fold(text: str) -> str:
-    """Normalise a name for matching: "Guns N' Roses" -> "guns n roses", "Beyoncé" ->
-    "beyonce", "Earth, Wind & Fire" -> "earth wind and fire". Non-Latin letters are kept."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
-    lowered = stripped.casefold().replace("&", " and ")
-    return _SPACES.sub(" ", _PUNCTUATION.sub(" ", _QUOTES.sub("", lowered))).strip()
+    """The form names are matched in: "Guns N' Roses" -> "guns n roses", "Beyoncé" ->
+    "beyonce", "Earth, Wind & Fire" -> "earth wind and fire", "Фактор-2" -> "фактор 2".
+
+    Compatibility forms are unified (NFKD), accents on Latin letters dropped, case folded,
+    '&' spelled "and", quotes and apostrophes removed, other punctuation and symbols made
+    spaces, whitespace collapsed. Letters of other scripts are kept as they are.
+    """
+    return fold_all([text])[0]
+
+
+def fold_all(texts: Sequence[str]) -> list[str]:
+    """:func:`fold` of each text, done in a few C-speed passes over the texts joined (ASCII
+    texts, most names, separately: they need no Unicode normalisation)."""
+    lines = np.array([text.replace("\n", " ") for text in texts], dtype=object)
+    plain = np.fromiter(map(str.isascii, lines), dtype=bool, count=len(lines))
+    folded = np.empty(len(lines), dtype=object)
+    folded[plain] = _fold_ascii(lines[plain].tolist())
+    folded[~plain] = _fold_unicode(lines[~plain].tolist())
+    return folded.tolist()
+
+
+def _fold_ascii(lines: list[str]) -> list[str]:
+    """:func:`fold` of ASCII lines, on bytes."""
+    if not lines:
+        return []
+    data = "\n".join(lines).encode("ascii").lower().replace(b"&", b" and ")
+    data = _SPACE_RUNS.sub(b" ", data.translate(_ASCII_SPACES, _ASCII_QUOTES))
+    return data.replace(b" \n", b"\n").replace(b"\n ", b"\n").strip(b" ").decode("ascii").split("\n")
+
+
+def _fold_unicode(lines: list[str]) -> list[str]:
+    """:func:`fold` of lines without newlines."""
+    if not lines:
+        return []
+    joined = _QUOTES.sub("", "\n".join(lines))
+    joined = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", joined).casefold())
+    joined = unicodedata.normalize("NFC", _DIACRITICS.sub(_latin_accents_removed, joined))
+    joined = _SPELLED.sub(_spelled_out, joined)
+    joined = _NOT_WORD.sub(_symbol_replaced, joined)
+    return _LINE_EDGES.sub("\n", _SPACES.sub(" ", joined)).strip(" ").split("\n")
+
+
+def _spelled_out(match: re.Match) -> str:
+    return _SPELLINGS[match.group()]
+
+
+def _latin_accents_removed(match: re.Match) -> str:
+    """Diacritics on a Latin letter (or on nothing) removed; on another script's letter kept."""
+    start = match.start()
+    base = match.string[start - 1] if start else ""
+    return match.group() if base.isalpha() and not _is_latin(base) else ""
+
+
+def _is_latin(letter: str) -> bool:
+    code = ord(letter)
+    return code < 0x250 or 0x1E00 <= code < 0x1F00 or 0x2C60 <= code < 0x2C80 or 0xA720 <= code < 0xA800
+
+
+def _symbol_replaced(match: re.Match) -> str:
+    return _symbol_replacement(match.group())
+
+
+@functools.lru_cache(maxsize=4096)
+def _symbol_replacement(char: str) -> str:
+    """A space for punctuation, symbols and control or private-use characters; nothing for
+    invisible format characters; combining marks (of non-Latin scripts) unchanged."""
+    category = unicodedata.category(char)
+    if category[0] in "PS" or category in ("Cc", "Co"):
+        return " "
+    return "" if category == "Cf" else char
+
+
+def _fallback_key(text: str) -> str:
+    """The key of a text that folds to nothing ("!!!", ":("): the text case-folded."""
+    return " ".join(text.casefold().split())
+
+
+def _query_key(query: str) -> str:
+    """The form a query is matched in: folded, or if that leaves nothing, its fallback key."""
+    return fold(query) or _fallback_key(query)
+
+
+def _without_article(keys: str) -> str:
+    """Keys (one a line) without a leading "the ": "the beatles" -> "beatles"."""
+    return _LEADING_ARTICLE.sub("", keys)
 
 
 class UnknownName(TuiRecsError):
@@ -50,19 +149,30 @@ class UnknownName(TuiRecsError):
 
 
 class AmbiguousName(TuiRecsError):
-    """Several artists match; ``candidates`` lists their names, most popular first."""
+    """Several artists match; ``candidates`` lists the most popular of them, ``total`` counts
+    them all."""
 
-    def __init__(self, query: str, candidates: list[str], total: int) -> None:
+    def __init__(self, query: str, candidates: list[str], total: int,
+                 advice: str = "be more specific") -> None:
         self.candidates = candidates
+        self.total = total
         more = f" and {total - len(candidates)} more" if total > len(candidates) else ""
         super().__init__(f"{query!r} matches {total} artists: {', '.join(candidates)}{more}; "
-                         "be more specific")
+                         f"{advice}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hit:
-    """A search result: artist position, its display name, the kind of match, and a score
-    (higher is better) that orders results."""
+    """One search result.
+
+    Attributes:
+        item: the artist's position in the names the index was built from.
+        name: its display name.
+        kind: how it matched, one of :data:`KINDS`, or :data:`POPULAR` for an empty query.
+        score: how good the hit is within its kind, in [0, 1]: the artist's popularity
+            quantile (1 = most popular) for name matches, the trigram (Dice) similarity of
+            the names for fuzzy ones.
+    """
 
     item: int
     name: str
@@ -70,168 +180,224 @@ class Hit:
     score: float
 
 
-class _SortedKeys:
-    """Folded strings sorted for prefix lookups, each with its artist."""
+def _padded(keys: Sequence[str]) -> str:
+    """The keys, each framed so that its first letters and its last one form trigrams of
+    their own ("  abc " has "  a", " ab", "abc", "bc "), one after another."""
+    return "".join(f"  {key} " for key in keys)
 
-    def __init__(self, keys: list[str], items: np.ndarray) -> None:
-        order = sorted(range(len(keys)), key=keys.__getitem__)
-        self.keys = [keys[i] for i in order]
-        self.items = items[np.asarray(order, dtype=np.int64)] if order else items[:0]
 
-    def with_prefix(self, prefix: str) -> np.ndarray:
-        """Artists whose key starts with ``prefix`` (possibly repeated)."""
-        low = bisect.bisect_left(self.keys, prefix)
-        high = bisect.bisect_left(self.keys, prefix + "\U0010ffff", lo=low)
-        return self.items[low:high]
+def _code_points(text: str) -> np.ndarray:
+    """The code points of ``text`` as a uint32 array."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+class _Trigrams:
+    """Inverted index from character trigrams to the keys containing them.
+
+    Characters are numbered densely (``alphabet``: code point -> number; the rarest share
+    one number if there are too many for a trigram and its key to fit an int64), trigrams
+    are numbers below ``letters ** 3``; ``grams`` holds those that occur, sorted, and the keys
+    holding ``grams[g]`` are ``owners[bounds[g]:bounds[g + 1]]``. ``sizes`` counts each key's
+    distinct trigrams.
+    """
+
+    def __init__(self, keys: list[str]) -> None:
+        points = _code_points(_padded(keys))
+        lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys)) + len(_padded([""]))
+        self._number_letters(points, max_letters=int((2**63 / max(len(keys), 2)) ** (1 / 3)) - 1)
+        owners = np.repeat(np.arange(len(keys), dtype=np.int64), lengths)
+        inside = owners[:-2] == owners[2:]  # not straddling two keys
+        pairs = np.sort(self._codes(points)[inside] * len(keys) + owners[:-2][inside])
+        pairs = pairs[np.diff(pairs, prepend=-1) != 0]  # a trigram twice in a key counts once
+        grams, self.owners = np.divmod(pairs, max(len(keys), 1))
+        first = np.flatnonzero(np.diff(grams, prepend=-1))
+        self.grams = grams[first]
+        self.bounds = np.append(first, len(grams))
+        self.sizes = np.bincount(self.owners, minlength=len(keys))
+
+    def _number_letters(self, points: np.ndarray, max_letters: int) -> None:
+        """Set ``alphabet`` and ``letters``: the most frequent code points get their own
+        number (at most ``max_letters`` - 1 of them), all others share the last one."""
+        counts = np.bincount(points)
+        used = np.flatnonzero(counts)
+        if len(used) >= max_letters:
+            used = np.sort(used[np.argsort(-counts[used], kind="stable")[:max_letters - 1]])
+        self.letters = len(used) + 1
+        self.alphabet = np.full(len(counts) + 1, len(used), dtype=np.int64)  # last: unseen ones
+        self.alphabet[used] = np.arange(len(used))
+
+    def _codes(self, points: np.ndarray) -> np.ndarray:
+        """The trigram number of every run of three code points."""
+        numbers = self.alphabet[np.minimum(points, len(self.alphabet) - 1)]
+        return (numbers[:-2] * self.letters + numbers[1:-1]) * self.letters + numbers[2:]
+
+    def similar(self, key: str, count: int, skip: Collection[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``count`` keys (not in ``skip``) sharing at least :data:`MIN_TRIGRAM_SHARE` of
+        ``key``'s trigrams, and their Dice similarity, most similar first (ties: lowest
+        position first)."""
+        query = np.unique(self._codes(_code_points(_padded([key]))))
+        slots = np.searchsorted(self.grams, query)
+        known = slots < len(self.grams)
+        known[known] = self.grams[slots[known]] == query[known]
+        if not known.any():
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        postings = [self.owners[self.bounds[slot]:self.bounds[slot + 1]] for slot in slots[known]]
+        shared = np.bincount(np.concatenate(postings), minlength=len(self.sizes))
+        candidates = np.flatnonzero(shared >= max(1.0, MIN_TRIGRAM_SHARE * len(query)))
+        if skip:
+            candidates = candidates[~np.isin(candidates, np.fromiter(skip, dtype=np.int64))]
+        dice = 2.0 * shared[candidates] / (len(query) + self.sizes[candidates])
+        best = np.lexsort((candidates, -dice))[:count]
+        return candidates[best], dice[best]
 
 
 class NameIndex:
-    """Search over artist names; ``popularity`` (e.g. listener counts) breaks ties."""
+    """Artist search over ``names``; ``popularity`` (e.g. listener counts, one per name)
+    orders equally good matches, most popular first (then by position)."""
 
     def __init__(self, names: Sequence[str], popularity: np.ndarray | None = None) -> None:
-        self.names = list(names)
-        self.folded = [fold(name) for name in self.names]
+        self.names = list(map(str, names))
         count = len(self.names)
         popularity = np.zeros(count) if popularity is None else np.asarray(popularity, dtype=np.float64)
-        # Popularity as a rank in [0, 1): comparable across datasets, never outweighs a kind.
-        order = np.argsort(-popularity, kind="stable")
-        self.popularity_rank = np.empty(count, dtype=np.float64)
-        self.popularity_rank[order] = 1.0 - np.arange(count) / max(count, 1)
-        self.by_popularity = order
-        self.exact: dict[str, list[int]] = {}
-        for item, key in enumerate(self.folded):
-            self.exact.setdefault(key, []).append(item)
-        items = np.arange(count, dtype=np.int64)
-        self.prefixes = _SortedKeys(self.folded, items)
-        word_keys, word_items = [], []
-        for item, key in enumerate(self.folded):
-            for match in re.finditer(r" (?=\S)", key):
-                word_keys.append(key[match.end():])
-                word_items.append(item)
-        self.word_prefixes = _SortedKeys(word_keys, np.asarray(word_items, dtype=np.int64))
-        self.blob = "\n" + "\n".join(self.folded) + "\n"
-        self.starts = np.cumsum([1] + [len(key) + 1 for key in self.folded[:-1]]) if count else \
-            np.empty(0, dtype=np.int64)
-        self._trigrams: dict[str, np.ndarray] | None = None
-        self._trigram_counts: np.ndarray | None = None
+        if popularity.shape != (count,):
+            raise ValueError(f"popularity has shape {popularity.shape} for {count} names")
+        # Internally artists are numbered by popularity rank: rank order is popularity order.
+        self._items = np.argsort(-popularity, kind="stable")
+        keys = np.array(fold_all(self.names), dtype=object)
+        for item in np.flatnonzero(keys == ""):
+            keys[item] = _fallback_key(self.names[item])
+        ranked = keys[self._items].tolist()
+        # One line per artist, most popular first: scanned by str.find at C speed.
+        self._text = "\n" + "\n".join(ranked) + "\n"
+        self._key_set = frozenset(ranked)
+        lengths = np.fromiter(map(len, ranked), dtype=np.int64, count=count)
+        self._starts = np.concatenate(([1], 1 + np.cumsum(lengths + 1)))  # where each line begins
+        self._trigrams: _Trigrams | None = None
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------------------ search
     def search(self, query: str, limit: int = 20) -> list[Hit]:
-        """The best ``limit`` artists for a typed query (most popular ones when empty)."""
-        key = fold(query)
+        """Up to ``limit`` artists matching ``query`` as typed so far, best first.
+
+        Kinds rank in the order of :data:`KINDS`: the whole folded name equals the folded
+        query ("exact"), starts with it ("prefix"), has a word starting with it ("word":
+        "fire" finds "Arcade Fire"), contains it ("substring"), or, while fewer than
+        ``limit`` were found, shares enough trigrams with it ("fuzzy": "radiohed" finds
+        "Radiohead"). Within a kind, more popular artists come first; fuzzy hits rank by
+        similarity first. An empty query lists the most popular artists.
+        """
+        key = _query_key(query)
         if limit <= 0:
             return []
         if not key:
-            return [self._hit(int(item), "prefix") for item in self.by_popularity[:limit]]
+            return [self._hit(rank, POPULAR) for rank in range(min(limit, len(self.names)))]
+        needles = self._needles(key)
+        if key not in self._key_set:
+            needles = needles[1:]  # no exact match: spare a scan
         found: dict[int, str] = {}
-        for kind, items in (("exact", self.exact.get(key, [])),
-                            ("prefix", self.prefixes.with_prefix(key)),
-                            ("word", self.word_prefixes.with_prefix(key)),
-                            ("substring", self._substring(key))):
-            for item in self._best(np.asarray(items, dtype=np.int64), found, limit - len(found)):
-                found[item] = kind
+        for kind, needle, shift in needles:
             if len(found) >= limit:
                 break
-        if len(found) < limit and len(key) >= 3:
-            for item in self._fuzzy(key, limit - len(found), exclude=found):
-                found[item] = "fuzzy"
-        hits = [self._hit(item, kind) for item, kind in found.items()]
-        return sorted(hits, key=lambda hit: -hit.score)
+            for rank in self._scan(needle, shift, found, limit - len(found)):
+                found[rank] = kind
+        hits = [self._hit(rank, kind) for rank, kind in found.items()]
+        if len(hits) < limit and len(key) >= MIN_FUZZY_LENGTH:
+            ranks, similarity = self._trigram_index().similar(_without_article(key),
+                                                              limit - len(hits), found)
+            hits += [self._hit(rank, "fuzzy", score) for rank, score in
+                     zip(ranks.tolist(), similarity.tolist())]
+        return hits
 
-    def _hit(self, item: int, kind: str) -> Hit:
-        return Hit(item, self.names[item], kind,
-                   float(len(KINDS) - KINDS.index(kind) + self.popularity_rank[item]))
-
-    def _best(self, items: np.ndarray, exclude: dict[int, str], count: int) -> list[int]:
-        """Up to ``count`` distinct artists of ``items`` not in ``exclude``, most popular first."""
-        if count <= 0 or not len(items):
-            return []
-        items = np.unique(items)
-        if exclude:
-            items = items[~np.isin(items, np.fromiter(exclude, dtype=np.int64))]
-        ranks = self.popularity_rank[items]
-        if len(items) > count:
-            keep = np.argpartition(-ranks, count - 1)[:count]
-            items, ranks = items[keep], ranks[keep]
-        return items[np.argsort(-ranks, kind="stable")].tolist()
-
-    def _substring(self, key: str) -> np.ndarray:
-        """Artists whose folded name contains ``key`` anywhere."""
-        positions = []
-        start = self.blob.find(key)
-        while start != -1 and len(positions) < MAX_SUBSTRING_MATCHES:
-            positions.append(start)
-            start = self.blob.find(key, start + 1)
-        if not positions:
-            return np.empty(0, dtype=np.int64)
-        items = np.searchsorted(self.starts, np.asarray(positions), side="right") - 1
-        return items[(items >= 0)]
-
-    # ------------------------------------------------------------------------------- fuzzy
     def prepare(self) -> None:
-        """Build the trigram index for typo-tolerant matching now (safe from any thread)."""
-        with self._lock:
-            if self._trigrams is not None:
-                return
-            postings: dict[str, list[int]] = {}
-            counts = np.empty(len(self.folded), dtype=np.int64)
-            for item, key in enumerate(self.folded):
-                grams = _trigrams(key)
-                counts[item] = len(grams)
-                for gram in grams:
-                    postings.setdefault(gram, []).append(item)
-            self._trigram_counts = counts
-            self._trigrams = {gram: np.asarray(items, dtype=np.int64)
-                              for gram, items in postings.items()}
+        """Build the trigram index for typo matching now rather than on the first typo
+        (well under a second at 290K names; safe to call from a background thread, and a
+        search that needs the index meanwhile waits for it)."""
+        self._trigram_index()
 
-    def _fuzzy(self, key: str, count: int, exclude: dict[int, str]) -> list[int]:
-        """Artists sharing the most trigrams with ``key`` (Dice similarity), then popularity."""
-        self.prepare()
-        grams = _trigrams(key)
-        lists = [self._trigrams[gram] for gram in grams if gram in self._trigrams]
-        if not lists:
-            return []
-        shared = np.bincount(np.concatenate(lists), minlength=len(self.folded))
-        candidates = np.flatnonzero(shared >= max(1, MIN_TRIGRAM_SHARE * len(grams)))
-        if exclude:
-            candidates = candidates[~np.isin(candidates, np.fromiter(exclude, dtype=np.int64))]
-        dice = 2.0 * shared[candidates] / (len(grams) + self._trigram_counts[candidates])
-        order = np.lexsort((-self.popularity_rank[candidates], -dice))[:count]
-        return candidates[order].tolist()
+    def _hit(self, rank: int, kind: str, score: float | None = None) -> Hit:
+        item = int(self._items[rank])
+        if score is None:
+            score = 1.0 - rank / len(self.names)
+        return Hit(item, self.names[item], kind, score)
+
+    @staticmethod
+    def _needles(key: str) -> tuple[tuple[str, str, int], ...]:
+        """(kind, text to find in the lines, offset of the key in it) for each name kind."""
+        return (("exact", f"\n{key}\n", 1), ("prefix", "\n" + key, 1), ("word", " " + key, 1),
+                ("substring", key, 0))
+
+    def _scan(self, needle: str, shift: int, skip: Container[int] = (),
+              limit: int | None = None) -> list[int]:
+        """Ranks of the lines containing ``needle`` (most popular first, each once), up to
+        ``limit`` of them (all when None), leaving out those in ``skip``."""
+        found: list[int] = []
+        position = self._text.find(needle)
+        while position != -1 and (limit is None or len(found) < limit):
+            rank = int(np.searchsorted(self._starts, position + shift, side="right")) - 1
+            if rank not in skip:
+                found.append(rank)
+            position = self._text.find(needle, int(self._starts[rank + 1]) - 1)
+        return found
+
+    def _trigram_index(self) -> _Trigrams:
+        with self._lock:
+            if self._trigrams is None:
+                lines = _without_article(self._text[1:-1]).split("\n") if self.names else []
+                self._trigrams = _Trigrams(lines)
+            return self._trigrams
 
     # ----------------------------------------------------------------------------- resolve
     def resolve(self, query: str) -> int:
-        """The one artist a typed name refers to.
+        """The position of the one artist ``query`` names.
 
-        Rule: the folded name matched exactly (if several artists fold alike, the one spelled
-        exactly as typed, else ambiguous); otherwise the only artist whose name starts with
-        the query; otherwise the only one with a word starting with it. Several candidates
-        raise :class:`AmbiguousName`; none raise :class:`UnknownName` with suggestions.
+        The first of these rules that matches any artist decides:
+
+        1. the folded name equals the folded query. When several artists fold alike
+           ("Air", "AIR"), the one spelled exactly as typed wins, else the one spelled so up
+           to case; failing both the query is ambiguous;
+        2. the same, ignoring a leading "the" on either side ("beatles" -> "The Beatles");
+        3. the name starts with the query ("radioh" -> "Radiohead");
+        4. a word of the name starts with the query ("arcade f" -> "The Arcade Fire").
+
+        Raises:
+            AmbiguousName: the deciding rule matches several artists (the most popular are
+                listed).
+            UnknownName: no rule matches; the closest names by :meth:`search` are suggested.
         """
-        key = fold(query)
-        exact = self.exact.get(key, [])
-        if len(exact) == 1:
-            return exact[0]
-        if exact:
-            spelled = [item for item in exact if self.names[item] == query.strip()]
-            if len(spelled) == 1:
-                return spelled[0]
-            self._ambiguous(query, np.asarray(exact))
-        for items in (self.prefixes.with_prefix(key), self.word_prefixes.with_prefix(key)):
-            distinct = np.unique(items) if key else items[:0]
-            if len(distinct) == 1:
-                return int(distinct[0])
-            if len(distinct) > 1:
-                self._ambiguous(query, distinct)
-        suggestions = [hit.name for hit in self.search(query, limit=5)] if key else []
+        key = _query_key(query)
+        for rule, ranks in enumerate(self._resolve_rules(key) if key else ()):
+            if rule == 0 and len(ranks) > 1:
+                ranks = self._spelled_as(query, ranks)
+            if len(ranks) == 1:
+                return int(self._items[ranks[0]])
+            if ranks:
+                advice = "type one exactly as written" if rule == 0 else "be more specific"
+                raise self._ambiguous(query, ranks, advice)
+        suggestions = [hit.name for hit in self.search(query, SHOWN_NAMES)] if key else []
         raise UnknownName(query, suggestions)
 
-    def _ambiguous(self, query: str, items: np.ndarray) -> None:
-        best = self._best(items, {}, 5)
-        raise AmbiguousName(query, [self.names[item] for item in best], len(np.unique(items)))
+    def _resolve_rules(self, key: str) -> Iterator[list[int]]:
+        """The ranks each rule of :meth:`resolve` matches, in rule order (lazily)."""
+        exact, prefix, word, _ = self._needles(key)
+        yield self._scan(*exact[1:])
+        bare = _without_article(key)
+        yield sorted({*self._scan(f"\n{bare}\n", 1), *self._scan(f"\n{_ARTICLE}{bare}\n", 1)})
+        yield self._scan(*prefix[1:])
+        yield self._scan(*word[1:])
 
+    def _spelled_as(self, query: str, ranks: list[int]) -> list[int]:
+        """The one rank whose name is spelled as ``query``, else as it up to case, else all."""
+        typed = " ".join(query.split())
+        exactly = [rank for rank in ranks if self._name(rank) == typed]
+        if len(exactly) == 1:
+            return exactly
+        up_to_case = [rank for rank in ranks if self._name(rank).casefold() == typed.casefold()]
+        return up_to_case if len(up_to_case) == 1 else ranks
 
-def _trigrams(key: str) -> set[str]:
-    padded = f"  {key} "
-    return {padded[i:i + 3] for i in range(len(padded) - 2)}
+    def _name(self, rank: int) -> str:
+        """The display name of the artist at ``rank``, whitespace collapsed."""
+        return " ".join(self.names[int(self._items[rank])].split())
+
+    def _ambiguous(self, query: str, ranks: list[int], advice: str) -> AmbiguousName:
+        names = [self.names[int(self._items[rank])] for rank in ranks[:SHOWN_NAMES]]
+        return AmbiguousName(query, names, len(ranks), advice)
