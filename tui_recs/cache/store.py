@@ -357,25 +357,25 @@ class ArtifactStore:
         except OSError:
             return []
 
+    @staticmethod
+    def _children(kind_dir: Path) -> list[Path]:
+        """The kind directory's contents, sorted (empty if it cannot be listed)."""
+        try:
+            return sorted(kind_dir.iterdir())
+        except OSError:
+            return []
+
     def _entry_dirs(self) -> Iterator[tuple[str, Path]]:
         """(kind, path) of every directory named like an entry, complete or not."""
         for kind_dir in self._kind_dirs():
-            try:
-                children = sorted(kind_dir.iterdir())
-            except OSError:
-                continue
-            for child in children:
+            for child in self._children(kind_dir):
                 if kind_of(child.name) == kind_dir.name and child.is_dir():
                     yield kind_dir.name, child
 
     def _owned_paths(self) -> Iterator[Path]:
         """Entry, temporary and trash directories and lock files: what the store made."""
         for kind_dir in self._kind_dirs():
-            try:
-                children = sorted(kind_dir.iterdir())
-            except OSError:
-                continue
-            for child in children:
+            for child in self._children(kind_dir):
                 name = child.name
                 if (name.startswith((TEMP_PREFIX, TRASH_PREFIX))
                         or kind_of(name) == kind_dir.name
