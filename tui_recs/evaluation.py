@@ -1,11 +1,15 @@
 """Honest offline evaluation: seeded splits, ranking metrics at K, the same for every model.
 
-Metrics (binary relevance: a held-out artist is a hit), averaged over evaluated listeners:
+Metrics (binary relevance: a held-out artist is a hit), averaged over evaluated listeners,
+from each listener's top K of ``recommend_batch`` on the training matrix (played artists
+filtered out):
+
 - precision@K = hits / K (true precision; some libraries divide by min(K, |test|) instead),
 - recall@K = hits / min(K, |test|),
 - MAP@K: mean over listeners of Σ_k hit_k · precision@k / min(K, |test|),
 - NDCG@K with gains 1/log2(rank + 1), ideal = all held-out artists first,
-- AUC: probability that a held-out artist outranks an unheard, not-held-out one,
+- AUC: over all artists the listener has not played in training, the probability that a
+  held-out one outranks one that is not (ties count one half); from full score rows,
 - coverage: share of the catalogue that appears in anyone's top K,
 - popularity: mean share of listeners (in training) who played the recommended artists.
 """
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
@@ -23,18 +27,12 @@ if TYPE_CHECKING:
 
     from tui_recs.models.base import Recommender
 
-#: AUC needs full rankings; it is measured on at most this many listeners.
-AUC_SAMPLE = 500
-#: Listeners scored per recommend_batch call.
-BATCH = 1024
-
-
 @dataclass(frozen=True)
 class Split:
     """A train/test split of a users × items matrix (both keep the full shape).
 
-    ``users`` are the listeners with held-out artists (those evaluated); the others kept all
-    their plays in ``train``.
+    ``users`` (sorted int64) are the listeners with held-out artists, those evaluated; the
+    others kept all their plays in ``train``.
     """
 
     train: "sp.csr_matrix"
@@ -68,8 +66,8 @@ def _split(user_items: "sp.csr_matrix", n_test: np.ndarray, seed: int, descripti
 
 def holdout_split(user_items: "sp.csr_matrix", test_fraction: float = 0.2, seed: int = 0,
                   min_items: int = 5) -> Split:
-    """Per-listener random holdout of ``test_fraction`` of each listener's artists (at least
-    one); listeners with fewer than ``min_items`` artists stay in training only."""
+    """Per-listener random holdout of ``test_fraction`` of each listener's artists (rounded,
+    at least one); listeners with fewer than ``min_items`` artists stay in training only."""
     lengths = np.diff(user_items.tocsr().indptr)
     n_test = np.where(lengths >= min_items,
                       np.maximum(1, np.round(lengths * test_fraction)).astype(np.int64), 0)
@@ -85,93 +83,119 @@ def leave_k_out_split(user_items: "sp.csr_matrix", k: int = 1, seed: int = 0,
     return _split(user_items, n_test.astype(np.int64), seed, f"leave-{k}-out, seed {seed}")
 
 
-def ranking_metrics(recommended: np.ndarray, test: "sp.csr_matrix", users: np.ndarray,
-                    k: int) -> dict[str, float]:
-    """Precision, recall, MAP and NDCG at k for top-k lists (len(users) × k, -1 = none)."""
-    n_items = test.shape[1]
-    held_out = test[users]
-    positions = np.arange(len(users), dtype=np.int64)
+def ranking_metrics(recommended: np.ndarray, held_out: "sp.csr_matrix", k: int
+                    ) -> dict[str, np.ndarray]:
+    """Per-listener precision, recall, MAP and NDCG at k.
+
+    ``recommended``: q × (at least k) artist ids, best first, -1 = no recommendation;
+    ``held_out``: q × items CSR, row i the held-out artists of the listener of row i (at
+    least one each). Returns arrays of length q.
+    """
+    n_items = held_out.shape[1]
+    top = recommended[:, :k]
+    positions = np.arange(len(top), dtype=np.int64)
     test_keys = np.repeat(positions, np.diff(held_out.indptr)) * n_items + held_out.indices
-    keys = positions[:, None] * n_items + recommended[:, :k]
-    hits = np.isin(keys, test_keys) & (recommended[:, :k] >= 0)
-    n_test = np.diff(test.indptr)[users]
-    cap = np.minimum(k, n_test).astype(np.float64)
-    hit_counts = hits.sum(axis=1)
+    hits = np.isin(positions[:, None] * n_items + top, test_keys) & (top >= 0)
+    cap = np.minimum(k, np.diff(held_out.indptr)).astype(np.float64)
     precision_at = np.cumsum(hits, axis=1) / np.arange(1, k + 1)
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     ideal = np.cumsum(discounts)[cap.astype(np.int64) - 1]
     return {
-        "precision": float(np.mean(hit_counts / k)),
-        "recall": float(np.mean(hit_counts / cap)),
-        "map": float(np.mean((precision_at * hits).sum(axis=1) / cap)),
-        "ndcg": float(np.mean((hits * discounts).sum(axis=1) / ideal)),
+        "precision": hits.sum(axis=1) / k,
+        "recall": hits.sum(axis=1) / cap,
+        "map": (precision_at * hits).sum(axis=1) / cap,
+        "ndcg": (hits * discounts).sum(axis=1) / ideal,
     }
 
 
-def auc(ranking: np.ndarray, test_items: np.ndarray, n_candidates: int) -> float:
-    """AUC of one listener from their full ranking of candidate (unheard) artists.
+def auc(scores: np.ndarray, heard: "sp.csr_matrix", held_out: "sp.csr_matrix") -> np.ndarray:
+    """Per-listener AUC from full score rows.
 
-    ``ranking`` lists candidates best first; ``test_items`` are the held-out ones among them.
-    Equals the share of (held-out, other candidate) pairs ordered correctly.
+    ``scores``: q × items; ``heard`` and ``held_out``: q × items CSR rows of the same
+    listeners (training plays; held-out artists, none of them heard). Candidates are the
+    artists not heard; AUC is the Mann-Whitney probability that a held-out candidate scores
+    above a candidate that is not held out, ties counting one half. NaN where it is undefined
+    (no held-out artist, or no other candidate). Returns an array of length q.
     """
-    positions = np.sort(np.flatnonzero(np.isin(ranking, test_items)))
-    m = len(positions)
-    if m == 0 or m == n_candidates:
-        return float("nan")
-    below = (n_candidates - 1 - positions) - (m - 1 - np.arange(m))
-    return float(below.sum() / (m * (n_candidates - m)))
+    from tui_recs.models._score_kernels import held_out_rank_sums
+
+    q, n_items = scores.shape
+    candidates_only = np.array(scores, copy=True)
+    candidates_only[np.repeat(np.arange(q), np.diff(heard.indptr)), heard.indices] = np.nan
+    rank_sums = held_out_rank_sums(candidates_only, held_out.indptr, held_out.indices)
+    m = np.diff(held_out.indptr).astype(np.float64)
+    others = n_items - np.diff(heard.indptr) - m
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result = (rank_sums - m * (m + 1) / 2) / (m * others)
+    result[(m == 0) | (others == 0)] = np.nan
+    return result
 
 
-def evaluate(model: "Recommender", split: Split, k: int = 10, fit: bool = True,
-             seed: int = 0) -> dict[str, float | str]:
-    """Fit ``model`` on ``split.train`` (unless ``fit`` is False) and measure it at ``k``."""
-    train, users = split.train, split.users
+def evaluate(model: "Recommender", split: Split, k: int = 10, users: Sequence[int] | None = None,
+             batch: int | None = None, fit: bool = True) -> dict[str, float | str]:
+    """Fit ``model`` on ``split.train`` (unless ``fit`` is False) and measure it at ``k``.
+
+    ``users``: evaluated listeners (default ``split.users``; each must have held-out
+    artists). ``batch``: listeners scored at once (default: as many as fit in
+    :data:`~tui_recs.models.topk.BLOCK_CELLS` score cells). Returns one table row: model,
+    precision, recall, map, ndcg, auc, coverage, popularity, fit_seconds, and query_ms
+    (recommend_batch time per listener, milliseconds).
+    """
+    from tui_recs.models.topk import rows_per_block
+
+    train, test = split.train, split.test
+    batch = batch or rows_per_block(train.shape[1])
+    users = split.users if users is None else np.asarray(users, dtype=np.int64).ravel()
+    unevaluable = users[np.diff(test.indptr)[users] == 0] if len(users) else users
+    if len(unevaluable):
+        raise ValueError(f"listener {int(unevaluable[0])} has no held-out artists in this split")
     fit_seconds = 0.0
     if fit:
         started = time.perf_counter()
         model.fit(train)
         fit_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    recommended = np.vstack([model.recommend_batch(users[i:i + BATCH], train, k)[0]
-                             for i in range(0, len(users), BATCH)]) if len(users) else \
-        np.empty((0, k), dtype=np.int64)
-    query_ms = (time.perf_counter() - started) * 1000 / max(1, len(users))
-    row: dict[str, float | str] = {"model": model.name,
-                                   **ranking_metrics(recommended, split.test, users, k)}
-    rng = np.random.default_rng(seed)
-    sample = users if len(users) <= AUC_SAMPLE else np.sort(rng.choice(users, AUC_SAMPLE, replace=False))
-    n_items = train.shape[1]
-    aucs = []
-    for start in range(0, len(sample), 64):
-        block = sample[start:start + 64]
-        rankings, _ = model.recommend_batch(block, train, n_items)
-        for user, ranking in zip(block.tolist(), rankings):
-            candidates = n_items - (train.indptr[user + 1] - train.indptr[user])
-            test_items = split.test.indices[split.test.indptr[user]:split.test.indptr[user + 1]]
-            aucs.append(auc(ranking[ranking >= 0], test_items, candidates))
-    listeners = np.diff(train.tocsc().indptr) if train.nnz else np.zeros(n_items)
+    query_seconds = 0.0
+    recommended_blocks, auc_blocks = [], []
+    for start in range(0, len(users), batch):
+        block = users[start:start + batch]
+        started = time.perf_counter()
+        recommended_blocks.append(model.recommend_batch(block, train, k)[0])
+        query_seconds += time.perf_counter() - started
+        auc_blocks.append(auc(model.score_batch(block, train), train[block], test[block]))
+    recommended = (np.vstack(recommended_blocks) if recommended_blocks
+                   else np.empty((0, k), dtype=np.int64))
+    per_user = ranking_metrics(recommended, test[users], k)
+    aucs = np.concatenate(auc_blocks) if auc_blocks else np.empty(0)
+    listeners = np.bincount(train.indices, minlength=train.shape[1])
     shown = recommended[recommended >= 0]
+    row: dict[str, float | str] = {"model": model.name}
+    row.update({name: _mean(values) for name, values in per_user.items()})
     row.update({
-        "auc": float(np.nanmean(aucs)) if aucs else float("nan"),
-        "coverage": float(len(np.unique(shown)) / n_items),
+        "auc": _mean(aucs[~np.isnan(aucs)]),
+        "coverage": float(len(np.unique(shown)) / train.shape[1]),
         "popularity": float(listeners[shown].mean() / train.shape[0]) if len(shown) else 0.0,
         "fit_seconds": fit_seconds,
-        "query_ms": query_ms,
+        "query_ms": query_seconds * 1000 / max(1, len(users)),
     })
     return row
 
 
-def evaluate_models(models: Mapping[str, "Recommender"], split: Split, k: int = 10
-                    ) -> list[dict[str, float | str]]:
-    """Evaluate each (unfitted) model on the same split; the popularity baseline is always
-    included. Rows are in the given order, the baseline last if it was not named."""
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if len(values) else float("nan")
+
+
+def evaluate_models(models: Mapping[str, "Recommender"], split: Split, k: int = 10,
+                    users: Sequence[int] | None = None) -> list[dict[str, float | str]]:
+    """Fit and evaluate each (unfitted) model on the same split and listeners; the popularity
+    baseline is always included. Rows are in the given order, the baseline last if it was
+    not named. Each row's "model" is its key in ``models``."""
     from tui_recs.models.popularity import Popularity
 
     rows = []
     for name, model in models.items():
-        row = evaluate(model, split, k)
+        row = evaluate(model, split, k, users=users)
         row["model"] = name
         rows.append(row)
     if not any(isinstance(model, Popularity) for model in models.values()):
-        rows.append(evaluate(Popularity(), split, k))
+        rows.append(evaluate(Popularity(), split, k, users=users))
     return rows

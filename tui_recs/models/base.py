@@ -60,9 +60,19 @@ class Recommender(ABC):
         """
 
     @abstractmethod
+    def score_batch(self, users: Sequence[int], user_items: "sp.csr_matrix") -> np.ndarray:
+        """Scores of every artist for listener rows ``users`` of ``user_items``, higher is
+        better: a fresh len(users) × items float32 array (callers may write to it).
+
+        Already-played artists are scored like any other; :meth:`recommend_batch` ranks these
+        scores, and evaluation reads whole rows of them (AUC).
+        """
+
     def recommend_batch(self, users: Sequence[int], user_items: "sp.csr_matrix", n: int = 10,
                         filter_already_listened: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Top-n artists for each listener (row of ``user_items``), padded like similar_items."""
+        return rank_for_users(users, user_items, n, filter_already_listened,
+                              lambda block: self.score_batch(block, user_items))
 
     def similar_items(self, item: int, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """(ids, scores) of the n artists most similar to ``item``, best first, without it."""
@@ -100,6 +110,14 @@ def check_ids(ids: Sequence[int], upper: int, what: str) -> np.ndarray:
     if len(bad):
         raise ModelError(f"{what} {int(bad[0])} is out of range: the model knows {upper} {what}s")
     return array
+
+
+def check_trained_width(user_items: "sp.csr_matrix", n_items: int, model_name: str) -> None:
+    """A ModelError unless ``user_items`` has the ``n_items`` columns the model learned."""
+    if user_items.shape[1] != n_items:
+        raise ModelError(f"user_items has {user_items.shape[1]} items but the {model_name} "
+                         f"model was trained on {n_items}: pass the users × items matrix it "
+                         "was trained on")
 
 
 class FactorModel(Recommender):
@@ -157,15 +175,12 @@ class FactorModel(Recommender):
             blocks.append(top_k(scores, n))
         return _stack(blocks, n)
 
-    def recommend_batch(self, users: Sequence[int], user_items: "sp.csr_matrix", n: int = 10,
-                        filter_already_listened: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def score_batch(self, users: Sequence[int], user_items: "sp.csr_matrix") -> np.ndarray:
+        """Exact dot products of the listeners' vectors with every item factor."""
         item_factors = self._require_fitted()
-        if user_items.shape[1] != item_factors.shape[0]:
-            raise ModelError(f"user_items has {user_items.shape[1]} items but the {self.name} "
-                             f"model was trained on {item_factors.shape[0]}: pass the users × items "
-                             "matrix it was trained on")
-        return rank_for_users(users, user_items, n, filter_already_listened,
-                              lambda block: self.user_vectors(block, user_items) @ item_factors.T)
+        check_trained_width(user_items, item_factors.shape[0], self.name)
+        vectors = self.user_vectors(np.asarray(users, dtype=np.int64), user_items)
+        return vectors.astype(np.float32, copy=False) @ item_factors.T
 
 
 def rank_for_users(users: Sequence[int], user_items: "sp.csr_matrix", n: int,

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from tui_recs.errors import ModelError
-from tui_recs.models.base import FitCallback, Recommender, _stack, check_ids, rank_for_users
+from tui_recs.models.base import (FitCallback, Recommender, _stack, check_ids,
+                                  check_trained_width)
 from tui_recs.models.topk import top_k
 
 if TYPE_CHECKING:
@@ -45,17 +46,22 @@ class Popularity(Recommender):
 
     def similar_items_batch(self, items: Sequence[int], n: int = 10
                             ) -> tuple[np.ndarray, np.ndarray]:
+        """The n most popular artists other than each query artist."""
         scores = self._fitted_scores()
         items = check_ids(items, len(scores), "item")
-        block = np.repeat(scores[None, :], len(items), axis=0)
-        block[np.arange(len(items)), items] = -np.inf
-        return _stack([top_k(block, n)] if len(items) else [], n)
+        best_ids, best_scores = top_k(scores[None, :], n + 1)
+        # One ranking serves every query: drop the query artist from it where it appears.
+        candidates = np.repeat(best_scores, len(items), axis=0)
+        candidates[best_ids[0][None, :] == items[:, None]] = -np.inf
+        positions, values = top_k(candidates, n)
+        return _stack([(best_ids[0][positions], values)], n)
 
-    def recommend_batch(self, users: Sequence[int], user_items: "sp.csr_matrix", n: int = 10,
-                        filter_already_listened: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def score_batch(self, users: Sequence[int], user_items: "sp.csr_matrix") -> np.ndarray:
+        """Every listener gets the same scores: the artists' popularity."""
         scores = self._fitted_scores()
-        return rank_for_users(users, user_items, n, filter_already_listened,
-                              lambda block: np.repeat(scores[None, :], len(block), axis=0))
+        check_trained_width(user_items, len(scores), self.name)
+        users = check_ids(users, user_items.shape[0], "user")
+        return np.repeat(scores[None, :], len(users), axis=0)
 
     def get_params(self) -> dict[str, Any]:
         return {}
