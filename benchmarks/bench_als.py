@@ -1,15 +1,24 @@
 """tui-recs ALS against implicit 0.7.3 on the same work (run by hand; needs the bench extra).
 
-    python benchmarks/bench_als.py [--data hetrec,default,0.1,360k] [--factors 64,128]
-                                   [--solvers cg,cholesky] [--iterations 3] [--repeats 2]
+    python benchmarks/bench_als.py [--data hetrec,default,360k] [--scale 0.1]
+                                   [--factors 64,128] [--solvers cg,cholesky]
+                                   [--iterations 3] [--repeats 2]
+    python benchmarks/bench_als.py --balance 8 [--data ...] [--factors ...]
+
+Data: hetrec (../shared/data/lastfm-hetrec2011-2k), the demo data at its default size, and the
+demo data in the Last.fm 360K shape scaled by --scale (1 for the full 360K shape).
 
 Same data, same confidences (c = 1 + alpha * plays: implicit gets that matrix with its own
 alpha at 1), same factors, iterations, cg_steps=3 and regularization, 2 threads each, BLAS at
 1 thread. Each measurement runs in a fresh process (so peak RSS is each library's own), in
 the order A B A B, after a warm-up fit (JIT compile) that is not timed. Prints seconds per
-iteration, the ratio tui-recs / implicit, peak RSS, and on hetrec the quality of both
-(precision@10, NDCG@10) on the same seeded split. Targets: CG ratio <= 0.6, Cholesky <= 0.7,
-RSS within 1.2x, quality within 2% (relative).
+iteration (best of the repeats), the ratio tui-recs / implicit of wall time and of CPU time
+(the CPU ratio is the steadier one on a busy machine), peak RSS, and on hetrec the quality of
+both (precision@10, NDCG@10) on the same seeded split. Targets: CG ratio <= 0.6, Cholesky
+<= 0.7, RSS within 1.2x, quality within 2% (relative).
+
+--balance THREADS measures instead how evenly a CG half-step's work splits over threads,
+with tui-recs' schedule and with the equal row counts a plain prange would give.
 """
 
 from __future__ import annotations
@@ -24,16 +33,20 @@ HETREC = Path(__file__).resolve().parents[2] / "shared" / "data" / "lastfm-hetre
 ALPHA, REGULARIZATION, THREADS = 1.0, 0.1, 2
 
 
-def load_data(name: str):
+def load_data(name: str, scale: str):
+    """"hetrec", "default" (the demo data) or "360k" (the demo data in the 360K shape × scale)."""
     from tui_recs.data.store import open_dataset
     from tui_recs.data.synthetic import scale_options
 
     if name == "hetrec":
         return open_dataset(HETREC)
+    if name == "360k":
+        return open_dataset(None, **scale_options("360k" if float(scale) == 1 else scale))
     return open_dataset(None, **scale_options(name))
 
 
-def worker(library: str, data: str, factors: int, solver: str, iterations: int) -> None:
+def worker(library: str, data: str, scale: str, factors: int, solver: str,
+           iterations: int) -> None:
     """Child process: fit once untimed (compile), then time ``iterations``; print JSON."""
     import time
 
@@ -41,7 +54,7 @@ def worker(library: str, data: str, factors: int, solver: str, iterations: int) 
 
     from threadpoolctl import threadpool_limits
 
-    plays = load_data(data).user_items
+    plays = load_data(data, scale).user_items
     with threadpool_limits(1):
         if library == "implicit":
             from implicit.cpu.als import AlternatingLeastSquares
@@ -67,15 +80,18 @@ def worker(library: str, data: str, factors: int, solver: str, iterations: int) 
                 return model.user_factors, model.item_factors
 
         fit(1)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         fit(iterations)
         seconds = (time.perf_counter() - started) / iterations
-    print(json.dumps({"seconds_per_iteration": seconds, "peak_rss_mib": peak_rss_mib()}))
+        cpu_seconds = (time.process_time() - cpu_started) / iterations
+    print(json.dumps({"seconds_per_iteration": seconds, "cpu_seconds_per_iteration": cpu_seconds,
+                      "peak_rss_mib": peak_rss_mib()}))
 
 
-def measure(library: str, data: str, factors: int, solver: str, iterations: int) -> dict:
-    result = subprocess.run([sys.executable, __file__, "--worker", library, data, str(factors),
-                             solver, str(iterations)], capture_output=True, text=True)
+def measure(library: str, data: str, scale: str, factors: int, solver: str,
+            iterations: int) -> dict:
+    result = subprocess.run([sys.executable, __file__, "--worker", library, data, scale,
+                             str(factors), solver, str(iterations)], capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"{library} on {data} failed:\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -106,7 +122,7 @@ def quality(factors: int) -> None:
 
     from implicit.cpu.als import AlternatingLeastSquares
 
-    split = holdout_split(load_data("hetrec").user_items, test_fraction=0.2, seed=0)
+    split = holdout_split(load_data("hetrec", "1").user_items, test_fraction=0.2, seed=0)
     alpha = 0.01  # the tuned confidence scale for raw plays (docs/defaults.md)
     with threadpool_limits(1):
         ours = evaluate(ALS(factors=factors, regularization=REGULARIZATION, alpha=alpha,
@@ -123,32 +139,88 @@ def quality(factors: int) -> None:
               f"{theirs[metric]:.4f}  relative difference {ours[metric] / theirs[metric] - 1:+.1%}")
 
 
+def balance(data: str, scale: str, factors: int, n_threads: int, repeats: int = 9) -> None:
+    """Per-thread work of CG half-steps: each thread's share timed alone on one thread (CPU
+    seconds, best of ``repeats``); a static parallel loop lasts as long as its largest share.
+
+    Compares tui-recs' schedule with an equal count of consecutive rows per thread, which is
+    what a prange over the rows would do (with every row solved alone).
+    """
+    import time
+
+    import numpy as np
+
+    from tui_recs.models import _als_kernels as kernels
+    from tui_recs.models._numba import threads
+    from tui_recs.models.als import ALS, _Side
+
+    plays = load_data(data, scale).user_items
+    model = ALS(factors=factors, regularization=REGULARIZATION, alpha=ALPHA, iterations=1,
+                weighting="none", num_threads=1, random_state=0).fit(plays)
+    user_confidence = model._confidence(plays)
+    sides = (("users", user_confidence, model.user_factors, model.item_factors),
+             ("items", user_confidence.T.tocsr(), model.item_factors, model.user_factors))
+    with threads(1):
+        for name, confidence, solved, fixed in sides:
+            confidence.sort_indices()
+            side, gram = _Side(confidence, n_threads, factors), model._gram(fixed)
+            n_rows = len(side.indptr) - 1
+            plain = (np.linspace(0, n_rows, n_threads + 1).astype(np.int64),
+                     np.arange(n_rows + 1, dtype=np.int64), np.arange(n_rows, dtype=np.int64))
+            for label, (bucket_ptr, group_ptr, rows) in (("tui-recs", side.buckets),
+                                                          ("prange", plain)):
+                shares = np.full(n_threads, np.inf)
+                for _ in range(repeats):  # interleaved, so that a busy spell hits all shares
+                    for bucket in range(n_threads):
+                        work, started = solved.copy(), time.process_time()
+                        kernels.cg_update(side.indptr, side.indices, side.confidence_minus_one,
+                                          work, fixed, gram, 3, bucket_ptr[bucket:bucket + 2],
+                                          group_ptr, rows)
+                        shares[bucket] = min(shares[bucket], time.process_time() - started)
+                print(f"  {data} f={factors} {name} {n_threads} threads, {label:8} split: "
+                      f"largest share / mean {shares.max() / shares.mean():.2f}, "
+                      f"largest {shares.max() * 1000:.1f} ms", flush=True)
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        library, data, factors, solver, iterations = sys.argv[2:7]
-        worker(library, data, int(factors), solver, int(iterations))
+        library, data, scale, factors, solver, iterations = sys.argv[2:8]
+        worker(library, data, scale, int(factors), solver, int(iterations))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="hetrec,default,0.1")
+    parser.add_argument("--data", default="hetrec,default,360k")
+    parser.add_argument("--scale", default="0.1",
+                        help="fraction of the 360K shape for the '360k' data (1: full size)")
     parser.add_argument("--factors", default="64,128")
     parser.add_argument("--solvers", default="cg,cholesky")
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2, help="A B pairs per setting")
+    parser.add_argument("--balance", type=int, metavar="THREADS",
+                        help="instead: how evenly CG work splits over THREADS threads")
     args = parser.parse_args()
-    print(f"{'data':8} {'f':>4} {'solver':9} {'implicit s/it':>13} {'tui-recs s/it':>13} "
-          f"{'ratio':>6} {'RSS implicit':>12} {'RSS ours':>9} {'RSS ratio':>9}")
+    if args.balance:
+        for data in args.data.split(","):
+            for factors in (int(f) for f in args.factors.split(",")):
+                balance(data, args.scale, factors, args.balance)
+        return
+    print(f"{'data':10} {'f':>4} {'solver':9} {'implicit s/it':>13} {'tui-recs s/it':>13} "
+          f"{'ratio':>6} {'CPU ratio':>9} {'RSS implicit':>12} {'RSS ours':>9} {'RSS ratio':>9}")
     for data in args.data.split(","):
-        load_data(data)  # fills the dataset cache outside the timed runs
+        load_data(data, args.scale)  # fills the dataset cache outside the timed runs
         for factors in (int(f) for f in args.factors.split(",")):
             for solver in args.solvers.split(","):
                 runs = {"implicit": [], "tui-recs": []}
                 for _ in range(args.repeats):  # A B A B
                     for library in ("implicit", "tui-recs"):
-                        runs[library].append(measure(library, data, factors, solver, args.iterations))
+                        runs[library].append(measure(library, data, args.scale, factors, solver,
+                                                     args.iterations))
                 best = {lib: min(r["seconds_per_iteration"] for r in rs) for lib, rs in runs.items()}
+                cpu = {lib: min(r["cpu_seconds_per_iteration"] for r in rs) for lib, rs in runs.items()}
                 rss = {lib: max(r["peak_rss_mib"] for r in rs) for lib, rs in runs.items()}
-                print(f"{data:8} {factors:>4} {solver:9} {best['implicit']:>13.3f} "
+                label = f"360k×{args.scale}" if data == "360k" else data
+                print(f"{label:10} {factors:>4} {solver:9} {best['implicit']:>13.3f} "
                       f"{best['tui-recs']:>13.3f} {best['tui-recs'] / best['implicit']:>6.2f} "
+                      f"{cpu['tui-recs'] / cpu['implicit']:>9.2f} "
                       f"{rss['implicit']:>10.0f}MB {rss['tui-recs']:>7.0f}MB "
                       f"{rss['tui-recs'] / rss['implicit']:>9.2f}", flush=True)
     if "hetrec" in args.data.split(","):

@@ -47,10 +47,37 @@ def fitted(plays, **params) -> ALS:
     return ALS(**{**base, **params}).fit(plays)
 
 
+def half_step(model: ALS, plays: sp.csr_matrix, solved: np.ndarray, fixed: np.ndarray) -> None:
+    """One of the model's own half-steps: re-solve the rows of ``plays`` into ``solved``."""
+    from tui_recs.models.als import _Side
+
+    model._half_step(_Side(model._confidence(plays), 2, model.factors), solved, fixed)
+
+
 def test_cholesky_item_step_equals_dense_solve(plays):
     model = fitted(plays, solver="cholesky", iterations=1)
     expected = dense_solve(plays.T.toarray(), model.user_factors.astype(float), ALPHA, REG)
     np.testing.assert_allclose(model.item_factors, expected, rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("low_rank_share", [0.0, 100.0], ids=["direct", "woodbury"])
+@pytest.mark.parametrize("side", ["users", "items"])
+def test_cholesky_half_step_equals_dense_solve_on_either_path(plays, side, low_rank_share,
+                                                               monkeypatch):
+    """Each exact path alone (matrix + Cholesky for long rows, Woodbury for short ones), on
+    both sides, with an empty row, against the dense normal equations."""
+    import tui_recs.models.als as als_module
+
+    monkeypatch.setattr(als_module, "LOW_RANK_SHARE", low_rank_share)
+    matrix = plays if side == "users" else plays.T.tocsr()
+    matrix = sp.vstack([matrix, sp.csr_matrix((1, matrix.shape[1]), dtype=np.float32)]).tocsr()
+    fixed = (np.random.default_rng(3).standard_normal((matrix.shape[1], 8)) * 0.3).astype(np.float32)
+    solved = np.ones((matrix.shape[0], 8), dtype=np.float32)
+    model = ALS(factors=8, regularization=REG, alpha=ALPHA, weighting="none", solver="cholesky")
+    half_step(model, matrix, solved, fixed)
+    expected = dense_solve(matrix.toarray(), fixed.astype(float), ALPHA, REG)
+    np.testing.assert_allclose(solved, expected, rtol=2e-4, atol=2e-5)
+    assert not solved[-1].any()  # no plays: the zero vector
 
 
 def test_fold_in_equals_dense_user_solve(plays):
@@ -62,6 +89,16 @@ def test_fold_in_equals_dense_user_solve(plays):
         from_pairs = model.recalculate_user(list(zip(row.indices.tolist(), row.data.tolist())))
         np.testing.assert_allclose(from_row, expected[user], rtol=2e-4, atol=2e-5)
         np.testing.assert_array_equal(from_row, from_pairs)
+
+
+def test_fold_in_equals_a_final_user_step(plays):
+    """recalculate_user for a training listener is what one more exact user step gives."""
+    model = fitted(plays, solver="cholesky")
+    user_factors = model.user_factors.copy()
+    half_step(model, plays, user_factors, model.item_factors)
+    for user in (0, 17, 59):
+        np.testing.assert_allclose(model.recalculate_user(plays[user]), user_factors[user],
+                                   rtol=2e-4, atol=2e-5)
 
 
 def test_cg_with_enough_steps_converges_to_cholesky(plays):
@@ -140,8 +177,8 @@ def test_divergence_names_the_hyperparameter(plays, monkeypatch):
     model = ALS(factors=4, iterations=2)
     real_half_step = ALS._half_step
 
-    def poisoned(self, kernels, matrix, solved, fixed, *rest):
-        real_half_step(self, kernels, matrix, solved, fixed, *rest)
+    def poisoned(self, side, solved, fixed):
+        real_half_step(self, side, solved, fixed)
         solved[0, 0] = np.nan  # what an unstable solve would leave behind
     monkeypatch.setattr(ALS, "_half_step", poisoned)
     with pytest.raises(ModelError, match="diverged at iteration 1.*lower --alpha or raise "
@@ -183,6 +220,13 @@ def test_queries_leave_out_the_query_and_heard_artists(plays):
     assert len(ids) == 10
 
 
+@pytest.mark.parametrize("weighting", ["none", "bm25", "tfidf"])
+def test_fit_leaves_the_plays_untouched(plays, weighting):
+    before = plays.copy()
+    ALS(factors=4, iterations=1, weighting=weighting, random_state=0).fit(plays)
+    assert (plays != before).nnz == 0 and plays.dtype == before.dtype
+
+
 def test_arrays_round_trip(plays):
     model = fitted(plays)
     restored = ALS.from_arrays(model.get_params(), model.to_arrays())
@@ -200,3 +244,49 @@ def test_bm25_weighting_is_applied_consistently_to_new_listeners(plays):
     np.testing.assert_allclose(model.recalculate_user(plays[3]), expected[3], rtol=2e-4, atol=2e-5)
     top, contributions, total = model.explain(3, 0, plays, n=100)
     assert total == pytest.approx(float(expected[3] @ model.item_factors[0]), rel=1e-3, abs=1e-6)
+
+
+def test_schedule_covers_every_row_once_in_thread_independent_groups():
+    from tui_recs.models._als_kernels import GROUP_SIZE, schedule
+
+    lengths = np.random.default_rng(1).integers(0, 120, 203)
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    layouts = []
+    for n_buckets in (1, 2, 3, 8):
+        bucket_ptr, group_ptr, rows = schedule(indptr, n_buckets, group_below=64)
+        assert sorted(rows.tolist()) == list(range(len(lengths)))
+        assert bucket_ptr[-1] == len(group_ptr) - 1 and group_ptr[-1] == len(rows)
+        groups = [rows[start:stop] for start, stop in zip(group_ptr[:-1], group_ptr[1:])]
+        assert all(len(g) == 1 or (len(g) <= GROUP_SIZE and lengths[g].max() < 64) for g in groups)
+        layouts.append(sorted(tuple(sorted(g.tolist())) for g in groups))
+        items = [lengths[rows[group_ptr[bucket_ptr[b]]:group_ptr[bucket_ptr[b + 1]]]].sum()
+                 for b in range(n_buckets)]
+        assert max(items) - min(items) <= 2 * lengths.max()  # within about one group
+    assert all(layout == layouts[0] for layout in layouts)
+
+
+def run_python(code: str, **env: str) -> str:
+    import os
+    import subprocess
+    import sys
+
+    environment = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    environment.update(env)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=environment, check=True)
+    return result.stdout.strip()
+
+
+def test_models_import_without_numba():
+    code = ("import sys, tui_recs.models, tui_recs.models.base, tui_recs.models.als;"
+            "print('numba' in sys.modules)")
+    assert run_python(code) == "False"
+
+
+@pytest.mark.parametrize("numba_first", [False, True])
+def test_jit_cache_goes_to_the_user_cache_dir(tmp_path, numba_first):
+    """Kernels cache under platformdirs' user cache dir (site-packages may be read-only),
+    even when the caller imported numba before us."""
+    code = ("import numba;" if numba_first else "") + (
+        "import tui_recs.models._numba as setup; print(setup.numba.config.CACHE_DIR)")
+    assert run_python(code, XDG_CACHE_HOME=str(tmp_path)) == str(tmp_path / "tui-recs" / "numba")

@@ -46,6 +46,9 @@ def test_confidence_is_alpha_times_plays_on_observed_cells_only():
     assert result.nnz == PLAYS.nnz
     np.testing.assert_allclose(result.data, 2.5 * PLAYS.data)
     assert PLAYS.data.tolist() == [4, 2, 6]  # input untouched
+    own = PLAYS.copy()
+    assert confidence(own, alpha=2.0, copy=False).data is own.data  # scaled in place
+    np.testing.assert_array_equal(own.data, [8, 4, 12])
     with pytest.raises(ModelError, match="alpha must be positive"):
         confidence(PLAYS, alpha=0)
 

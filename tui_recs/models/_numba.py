@@ -18,6 +18,11 @@ if "NUMBA_CACHE_DIR" not in os.environ:
 
 import numba  # noqa: E402  (must follow the cache-dir set-up)
 
+if not numba.config.CACHE_DIR:
+    # Numba was imported before us (by the caller's code) and missed the variable; its cache
+    # locator reads the config when a kernel module is defined, which is still to come.
+    numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
+
 __all__ = ["numba", "threads"]
 
 

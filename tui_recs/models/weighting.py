@@ -37,8 +37,10 @@ def bm25(user_items: "sp.csr_matrix", k1: float = 100.0, b: float = 0.8,
 
     w_ui = plays_ui * (k1 + 1) / (k1 * (1 - b + b * len_i / mean_len) + plays_ui) * idf_u,
     where len_i is artist i's total plays (its document length) and idf_u the listener's
-    idf (see the module docstring for the orientation). ``lengths`` gives the artist lengths
-    of the training data when weighting rows of new listeners (default: from this matrix).
+    idf, log(n_items / (1 + artists they played)): negative for a listener of more than about
+    every other artist (see the module docstring for the orientation). ``lengths`` gives the
+    artist lengths of the training data when weighting rows of new listeners (default: from
+    this matrix).
     """
     if k1 < 0 or not 0 <= b <= 1:
         from tui_recs.errors import ModelError
@@ -77,18 +79,20 @@ def weight(user_items: "sp.csr_matrix", scheme: str = "bm25", **params: float) -
     raise ModelError(f"unknown weighting {scheme!r}: use one of {', '.join(WEIGHTINGS)}")
 
 
-def confidence(user_items: "sp.csr_matrix", alpha: float) -> "sp.csr_matrix":
+def confidence(user_items: "sp.csr_matrix", alpha: float, copy: bool = True) -> "sp.csr_matrix":
     """Hu, Koren & Volinsky confidence, in the form the ALS solver consumes.
 
     The model's confidence is c_ui = 1 + alpha * w_ui for observed pairs and 1 for the rest,
     with preference p_ui = [w_ui > 0]. This returns the users × items CSR float32 matrix of
     (c_ui - 1) = alpha * w_ui on the observed pairs only, so that zero cells stay implicit.
+    ``copy=False`` scales ``user_items`` itself when it is already a float32 CSR matrix (saves
+    a copy of a large matrix that the caller made for this purpose).
     """
     if not alpha > 0:
         from tui_recs.errors import ModelError
 
         raise ModelError(f"alpha must be positive (got {alpha})")
-    matrix = user_items.tocsr().astype(np.float32, copy=True)
+    matrix = user_items.tocsr().astype(np.float32, copy=copy)
     with np.errstate(over="ignore"):  # overflow becomes inf, which callers check for
         matrix.data *= np.float32(alpha)
     return matrix
