@@ -171,6 +171,9 @@ def test_bad_file(cache_dir, tmp_path):
     (["related", "x", "--model", "svd"], "unknown model 'svd'"),
     (["related", "x", "-n", "0"], "must be a positive integer"),
     (["compare"], "give an ARTIST or --user USER"),
+    (["recommend"], "give a listener USER or --like ARTIST"),
+    (["recommend", "u1", "--like", "x"], "give a listener USER or --like ARTIST"),
+    (["recommend", "--like", "x", "--explain"], "--explain needs a listener USER"),
     (["compare", "x", "--models", "als"], "--models takes two models"),
     (["cache", "clear"], "give a KEY or --all"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
@@ -179,12 +182,12 @@ def test_usage_errors_exit_2(cache_dir, args, fragment):
     assert_one_line_error(run(cache_dir, *args), 2, fragment)
 
 
-def test_no_subcommand_says_what_to_do(cache_dir):
-    import tui_recs.app
-
-    if hasattr(tui_recs.app, "run"):
-        pytest.skip("the terminal UI exists; it is tested in test_app.py")
-    assert_one_line_error(run(cache_dir), 2, "not built yet", "tui-recs info")
+def test_recommend_for_a_new_listener(cache_dir, top_artists):
+    document = run_json(cache_dir, "recommend", "--like", top_artists[0], "--like",
+                        top_artists[1].lower(), "-n", "5", *FAST)
+    assert [row["artist"] for row in document["liked"]] == top_artists[:2]
+    assert len(document["results"]) == 5
+    assert not {row["artist"] for row in document["results"]} & set(top_artists[:2])
 
 
 def test_debug_shows_the_traceback(cache_dir):

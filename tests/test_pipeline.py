@@ -81,3 +81,49 @@ def test_indexes_are_built_stored_and_loaded(dataset, tmp_path):
 def test_popularity_needs_no_index(dataset, tmp_path):
     ready = get_model(dataset, "popularity", store=ArtifactStore(tmp_path), build_index=True)
     assert ready.similar_mode == "exact" and len(ready.recommend(0, 5)[0]) == 5
+
+
+def _history_of(dataset, user):
+    row = dataset.user_items[user]
+    return row.indices.tolist(), row.data.tolist()
+
+
+def test_new_listener_with_a_training_listeners_history(dataset):
+    """A "new" listener who played exactly what a training listener played: LSA projects the
+    same row, so the answer is identical; ALS folds in against the final item factors, so it
+    matches the trained listener once training has converged."""
+    user = 7
+    items, plays = _history_of(dataset, user)
+    lsa = get_model(dataset, "lsa", {"factors": 8})
+    new_ids, new_scores = lsa.recommend_history(items, 10, plays)
+    ids, scores = lsa.recommend(user, 10)
+    assert new_ids.tolist() == ids.tolist()
+    np.testing.assert_allclose(new_scores, scores, rtol=1e-5)
+
+    als = get_model(dataset, "als", {"factors": 8, "iterations": 30, "solver": "cholesky"})
+    new_ids, _ = als.recommend_history(items, 10, plays)
+    assert len(set(new_ids.tolist()) & set(als.recommend(user, 10)[0].tolist())) >= 8
+
+
+def test_new_listener_gets_fold_in_answers_without_the_picks(dataset):
+    als = get_model(dataset, "als", {"factors": 8, "iterations": 3})
+    picks = dataset.top_items(3).tolist()
+    ids, scores = als.recommend_history(picks, 15)
+    assert len(ids) == 15 and not set(ids.tolist()) & set(picks)
+    assert np.all(np.diff(scores) <= 0)
+    folded = als.model.recalculate_user([(item, dataset.typical_plays) for item in picks])
+    np.testing.assert_allclose(scores, als.model.item_factors[ids] @ folded, rtol=1e-5)
+    popular = get_model(dataset, "popularity").recommend_history(picks, 5)[0]
+    assert popular.tolist() == [i for i in dataset.top_items(8).tolist() if i not in picks][:5]
+
+
+@pytest.mark.parametrize("items, plays, fragment", [
+    ([10**6], None, "out of range"), ([1, 2], [3.0], "2 artists but 1 play counts"),
+    ([1], [0.0], "must be positive"), ([1], [float("nan")], "must be positive"),
+])
+def test_new_listener_bad_input_is_a_clear_error(dataset, items, plays, fragment):
+    from tui_recs.errors import TuiRecsError
+
+    ready = get_model(dataset, "lsa", {"factors": 8})
+    with pytest.raises(TuiRecsError, match=fragment):
+        ready.recommend_history(items, 5, plays)

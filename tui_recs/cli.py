@@ -123,8 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     related.add_argument("-n", type=_positive, default=10, help="how many (default 10)")
     related.add_argument("--exact", action="store_true", help="exact search, not the Annoy index")
 
-    recommend = command("recommend", "recommendations for listener USER", model=True)
-    recommend.add_argument("user", metavar="USER", help="a listener id of the dataset")
+    recommend = command("recommend", "recommendations for listener USER, or for a new listener "
+                                     "who likes the --like artists", model=True)
+    recommend.add_argument("user", metavar="USER", nargs="?", help="a listener id of the dataset")
+    recommend.add_argument("--like", metavar="ARTIST", action="append", default=[],
+                           help="an artist a new listener likes (repeat it; instead of USER)")
     recommend.add_argument("-n", type=_positive, default=10, help="how many (default 10)")
     recommend.add_argument("--explain", action="store_true",
                            help="show which listened artists led to each recommendation (ALS)")
@@ -206,9 +209,9 @@ class Session:
         """The listener row of a dataset id (an unknown id suggests a few real ones)."""
         row = self.dataset.user_index.get(text.strip())
         if row is None:
-            examples = ", ".join(self.dataset.user_ids[:3].tolist())
-            raise TuiRecsError(f"no listener with id {text!r} in {self.dataset.source} "
-                               f"(ids look like: {examples})")
+            from tui_recs.search import IdIndex
+
+            row = IdIndex(self.dataset.user_ids.tolist()).resolve(text, self.dataset.source)
         return row
 
     def params(self, name: str) -> dict[str, Any]:
@@ -345,6 +348,12 @@ def _cmd_related(session: Session) -> int:
 
 def _cmd_recommend(session: Session) -> int:
     args = session.args
+    if (args.user is None) == (not args.like):
+        raise UsageError("tui-recs recommend: give a listener USER or --like ARTIST (one of them)")
+    if args.like:
+        if args.explain:
+            raise UsageError("tui-recs recommend: --explain needs a listener USER, not --like")
+        return _recommend_new_listener(session)
     user = session.user(args.user)
     ready = session.model(args.model)
     if args.explain and not hasattr(ready.model, "explain"):
@@ -379,6 +388,24 @@ def _cmd_recommend(session: Session) -> int:
         (r["rank"], r["artist"], f"{r['score']:.3f}",
          *([", ".join(b["artist"] for b in r["because"])] if args.explain else []))
         for r in rows]))
+    return EXIT_OK
+
+
+def _recommend_new_listener(session: Session) -> int:
+    """``recommend --like A --like B``: fold a listener who likes A and B into the model."""
+    args = session.args
+    items = list(dict.fromkeys(session.artist(name) for name in args.like))
+    ready = session.model(args.model)
+    ids, scores = ready.recommend_history(items, args.n)
+    liked = [session.artist_row(item) for item in items]
+    rows = [session.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
+    if args.json:
+        _print_json({"liked": liked, "model": args.model, "mode": "exact", "results": rows})
+        return EXIT_OK
+    _console().print(_table(f"recommended for someone who likes {', '.join(r['artist'] for r in liked)} "
+                            f"({args.model}, exact)",
+                            [("rank", "right"), ("artist", "left"), ("score", "right")],
+                            [(r["rank"], r["artist"], f"{r['score']:.3f}") for r in rows]))
     return EXIT_OK
 
 
@@ -548,10 +575,6 @@ COMMANDS: dict[str, Callable[[Session], int]] = {
 def _run_app(args: argparse.Namespace) -> int:
     import tui_recs.app as app
 
-    if not hasattr(app, "run"):
-        raise UsageError("tui-recs: the terminal UI is not built yet; every question it will "
-                         "answer works as a command: tui-recs info | related ARTIST | recommend "
-                         "USER | compare ARTIST | evaluate (see 'tui-recs --help')")
     return app.run(data=args.data, format=args.format, cache_dir=args.cache_dir,
                    use_cache=not args.no_cache, mouse=not args.no_mouse)
 
@@ -580,5 +603,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tui-recs: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader (``| head``) left: say nothing more, and keep Python's exit-time flush quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     finally:
         warnings.showwarning = show_warning

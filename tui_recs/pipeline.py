@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -85,6 +85,22 @@ class ReadyModel:
         vector = self.model.user_vectors(np.array([user]), user_items)[0]
         heard = user_items.indices[user_items.indptr[user]:user_items.indptr[user + 1]]
         return self.recommend_index.search(vector, n, heard if filter_already_listened else ())
+
+
+    def recommend_history(self, items: Sequence[int], n: int = 10,
+                          plays: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) of the best artists for a listener who is not in the data and played
+        artist positions ``items`` (``plays`` each; default the dataset's typical plays per
+        artist). ALS folds the listener in exactly, LSA projects them; always exact scoring,
+        the picked artists left out."""
+        from tui_recs.models.base import history_row
+
+        if plays is None:
+            plays = [self.dataset.typical_plays] * len(items)
+        if len(plays) != len(items):
+            raise TuiRecsError(f"{len(items)} artists but {len(plays)} play counts")
+        row = history_row(list(zip(items, plays)), self.dataset.n_items)
+        return self.model.recommend_history(row, n)
 
 
 def model_inputs(dataset: "Dataset", name: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ thread. :meth:`NameIndex.resolve` picks the one artist a command-line argument n
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import threading
@@ -401,3 +402,47 @@ class NameIndex:
     def _ambiguous(self, query: str, ranks: list[int], advice: str) -> AmbiguousName:
         names = [self.names[int(self._items[rank])] for rank in ranks[:SHOWN_NAMES]]
         return AmbiguousName(query, names, len(ranks), advice)
+
+
+class UnknownId(TuiRecsError):
+    """No listener has this id; ``suggestions`` holds ids that start like it (or examples)."""
+
+    def __init__(self, query: str, suggestions: list[str], source: str = "") -> None:
+        self.suggestions = suggestions
+        where = f" in {source}" if source else ""
+        hint = f" (ids look like: {', '.join(suggestions)})" if suggestions else ""
+        super().__init__(f"no listener with id {query!r}{where}{hint}")
+
+
+class IdIndex:
+    """Listener ids, sorted case-insensitively, for as-you-type prefix lookups and for
+    resolving a typed id to its row. Built in O(n log n); for 360K ids about half a second, so
+    build it off the UI thread."""
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        self._ids = [str(user_id) for user_id in ids]
+        lowered = [user_id.lower() for user_id in self._ids]
+        self._rows = sorted(range(len(lowered)), key=lowered.__getitem__)
+        self._keys = [lowered[row] for row in self._rows]
+        self._exact = {user_id: row for row, user_id in enumerate(self._ids)}
+
+    def with_prefix(self, prefix: str, limit: int) -> list[int]:
+        """Up to ``limit`` rows whose id starts with ``prefix`` (any case), in id order."""
+        prefix = prefix.strip().lower()
+        start = bisect.bisect_left(self._keys, prefix)
+        end = min(start + limit, len(self._keys))
+        return [self._rows[i] for i in range(start, end) if self._keys[i].startswith(prefix)]
+
+    def resolve(self, text: str, source: str = "") -> int:
+        """The row of the listener whose id is ``text`` (exactly, or else the one id equal to
+        it ignoring case); :class:`UnknownId` with ids that start like it otherwise."""
+        text = text.strip()
+        row = self._exact.get(text)
+        if row is not None:
+            return row
+        starting = self.with_prefix(text, SHOWN_NAMES)
+        if len(starting) == 1 and self._ids[starting[0]].lower() == text.lower():
+            return starting[0]
+        if not starting:
+            starting = list(range(min(3, len(self._ids))))
+        raise UnknownId(text, [self._ids[row] for row in starting], source)

@@ -145,6 +145,12 @@ class Dataset:
                            minlength=self.n_items)
 
     @cached_property
+    def typical_plays(self) -> float:
+        """The median plays of one (listener, artist) pair: what a new listener's picked
+        artist counts as (1.0 for an empty dataset)."""
+        return float(np.median(self.user_items.data)) if self.nnz else 1.0
+
+    @cached_property
     def user_plays(self) -> np.ndarray:
         """(n_users,) float64: total plays of each listener."""
         return np.asarray(self.user_items.sum(axis=1, dtype=np.float64)).ravel()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from tui_recs.errors import ModelError
-from tui_recs.models.base import FactorModel, FitCallback, check_ids
+from tui_recs.models.base import FactorModel, FitCallback, check_ids, history_row
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -205,26 +205,6 @@ class ALS(FactorModel):
         return (all_zero + observed + penalty) / total_confidence
 
     # ------------------------------------------------------------------------- new listeners
-    def _history(self, history: "Sequence[tuple[int, float]] | sp.spmatrix") -> "sp.csr_matrix":
-        """A history given as (item, plays) pairs or a 1 × items row, as a 1 × items CSR row."""
-        import scipy.sparse as sp
-
-        n_items = self._require_fitted().shape[0]
-        if hasattr(history, "tocsr"):
-            row = history.tocsr().astype(np.float32)
-            if row.shape != (1, n_items):
-                raise ModelError(f"a listener history row must be 1 × {n_items}, not {row.shape}")
-        else:
-            pairs = list(history)
-            items = check_ids([int(item) for item, _ in pairs], n_items, "item")
-            plays = np.array([float(count) for _, count in pairs], dtype=np.float32)
-            row = sp.csr_matrix((plays, (np.zeros(len(items), dtype=np.int64), items)),
-                                shape=(1, n_items))
-        row.sum_duplicates()
-        if (row.data <= 0).any():
-            raise ModelError("plays in a listener history must be positive")
-        return row
-
     def _normal_equations(self, history: "sp.csr_matrix"
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """A listener's exact system against the item factors, in float64.
@@ -258,7 +238,7 @@ class ALS(FactorModel):
         listener's normal equations are solved exactly against the fixed item factors.
         """
         self._require_fitted()
-        _, _, system, rhs = self._normal_equations(self._history(history))
+        _, _, system, rhs = self._normal_equations(history_row(history, self.item_factors.shape[0]))
         try:
             vector = np.linalg.solve(system, rhs)
         except np.linalg.LinAlgError:
@@ -266,6 +246,10 @@ class ALS(FactorModel):
         if not np.isfinite(vector).all():
             raise ModelError("could not fold in this listener: raise --regularization")
         return vector.astype(np.float32)
+
+    def score_history(self, history: "sp.csr_matrix") -> np.ndarray:
+        """Scores (items,) of every artist for a listener folded in from ``history``."""
+        return self.item_factors @ self.recalculate_user(history)
 
     def explain(self, user: int, item: int, user_items: "sp.csr_matrix", n: int = 5
                 ) -> tuple[np.ndarray, np.ndarray, float]:

@@ -74,6 +74,25 @@ class Recommender(ABC):
         return rank_for_users(users, user_items, n, filter_already_listened,
                               lambda block: self.score_batch(block, user_items))
 
+    def score_history(self, history: "sp.csr_matrix") -> np.ndarray:
+        """Scores (items,) float32 of every artist for a listener who may not be in the
+        training data, given their plays as a 1 × items CSR row (see :func:`history_row`).
+
+        Models that answer from the history itself (LSA projects it, popularity ignores it)
+        serve this from :meth:`score_batch`; ALS folds the listener in first.
+        """
+        return self.score_batch([0], history)[0]
+
+    def recommend_history(self, history: "sp.csr_matrix", n: int = 10,
+                          filter_already_listened: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) of the n best artists for the listener of a 1 × items ``history`` row
+        (a new listener: "I like these artists"); the history's artists are left out when
+        ``filter_already_listened``."""
+        ids, scores = rank_for_users([0], history, n, filter_already_listened,
+                                     lambda block: self.score_history(history)[None, :].copy())
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
     def similar_items(self, item: int, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """(ids, scores) of the n artists most similar to ``item``, best first, without it."""
         ids, scores = self.similar_items_batch([item], n)
@@ -110,6 +129,28 @@ def check_ids(ids: Sequence[int], upper: int, what: str) -> np.ndarray:
     if len(bad):
         raise ModelError(f"{what} {int(bad[0])} is out of range: the model knows {upper} {what}s")
     return array
+
+
+def history_row(history: "Sequence[tuple[int, float]] | sp.spmatrix", n_items: int) -> "sp.csr_matrix":
+    """A listener's history, given as (artist position, plays) pairs or as a 1 × items row,
+    as a 1 × ``n_items`` float32 CSR row with duplicates summed; ModelError when it does not fit
+    or a play count is not positive."""
+    import scipy.sparse as sp
+
+    if hasattr(history, "tocsr"):
+        row = history.tocsr().astype(np.float32)
+        if row.shape != (1, n_items):
+            raise ModelError(f"a listener history row must be 1 × {n_items}, not {row.shape}")
+    else:
+        pairs = list(history)
+        items = check_ids([int(item) for item, _ in pairs], n_items, "item")
+        plays = np.array([float(count) for _, count in pairs], dtype=np.float32)
+        row = sp.csr_matrix((plays, (np.zeros(len(items), dtype=np.int64), items)),
+                            shape=(1, n_items))
+    row.sum_duplicates()
+    if not np.isfinite(row.data).all() or (row.data <= 0).any():
+        raise ModelError("plays in a listener history must be positive numbers")
+    return row
 
 
 def check_trained_width(user_items: "sp.csr_matrix", n_items: int, model_name: str) -> None:
