@@ -1,0 +1,553 @@
+"""The terminal UI, driven with Textual's Pilot: every flow a user goes through.
+
+Tests run on a small demo dataset with small models, a private cache and config, and no
+blinking or animation; the helpers here are shared with test_app_snapshots.py.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from tui_recs.app.main import TuiRecsApp
+from tui_recs.app.widgets.textbox import TextBox
+
+#: Small and fast: a few ALS iterations on one thread (deterministic for snapshots).
+SMALL_MODELS = {"als": {"factors": 16, "iterations": 3, "num_threads": 1}, "lsa": {"factors": 16}}
+
+
+@lru_cache(maxsize=1)
+def small_demo():
+    from tui_recs.data import demo
+
+    return demo(n_users=2000, n_items=500)
+
+
+def make_app(root: Path, **options) -> TuiRecsApp:
+    """An app on the small demo data with its cache and config under ``root``."""
+    settings = dict(dataset_factory=small_demo, model_params=SMALL_MODELS, cache_dir=root / "cache",
+                    config_path=root / "config.json", cursor_blink=False, seed=0)
+    settings.update(options)
+    app = TuiRecsApp(**settings)
+    app.animation_level = "none"
+    return app
+
+
+async def until(pilot, condition, timeout: float = 60.0) -> None:
+    """Let workers and messages run until ``condition()`` holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        if condition():
+            await pilot.pause()
+            return
+    raise AssertionError("condition not reached in time")
+
+
+async def quiet(pilot) -> None:
+    """Let background queries (search, explanations, fold-in) finish and show their results,
+    including queries that showing a result starts."""
+    for _ in range(20):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if not any(worker.is_running for worker in pilot.app.workers):
+            return
+
+
+async def settle(pilot, timeout: float = 60.0) -> None:
+    """Wait until the data is loaded, no job runs, and the views are showing."""
+    app = pilot.app
+    await until(pilot, lambda: app.dataset is not None and app.current_mode != "loading"
+                and not any(job.running for job in app.jobs.values()), timeout)
+    await quiet(pilot)
+
+
+async def type_text(pilot, text: str) -> None:
+    await pilot.press(*[{" ": "space"}.get(char, char) for char in text])
+
+
+def distinct_artists(count: int) -> list[tuple[int, str]]:
+    """Popular demo artists whose names no other name contains (so typing one finds it
+    first), as (item, name)."""
+    names = [str(name) for name in small_demo().item_names.tolist()]
+    lowered = [name.lower() for name in names]
+    found = []
+    for item in small_demo().top_items(100).tolist():
+        name = lowered[item]
+        if not name.startswith("the ") and sum(name in other for other in lowered) == 1:
+            found.append((item, names[item]))
+            if len(found) == count:
+                return found
+    raise AssertionError("the demo data has too few distinct names")
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    """One cache for the module: models trained by one test load from the cache in the next."""
+    return tmp_path_factory.mktemp("app")
+
+
+# ------------------------------------------------------------------------------ start-up
+async def test_starts_on_the_loading_view_then_opens_artists(root):
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.current_mode == "loading"
+        await until(pilot, lambda: "data" in app.jobs)  # started right after the first paint
+        await settle(pilot)
+        assert app.current_mode == "artists"
+        assert set(app.models) == {"als", "lsa", "popularity"}
+        assert app.models["als"].info["loss_history"], "the ALS loss is recorded per iteration"
+        assert app.history.current == int(small_demo().top_items(1)[0])
+        assert app.screen.query_one("#related").row_count == 20
+
+
+async def test_cancel_training_at_start_keeps_the_app_usable(root):
+    slow = {**SMALL_MODELS, "als": {"factors": 32, "iterations": 10_000, "num_threads": 1}}
+    app = make_app(root, model_params=slow)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.jobs.get("als") is not None and app.jobs["als"].losses)
+        assert app.current_mode == "loading"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.jobs["als"].status == "cancelled"
+        assert "als" not in app.models
+        assert app.current_mode == "artists"
+        related_title = str(app.screen.query_one("#related-title").render())
+        assert "ALS is not trained (cancelled): showing LSA" in related_title
+        assert app.screen.query_one("#related").row_count == 20
+
+
+async def test_escape_while_the_data_loads_quits(root):
+    release = threading.Event()
+
+    def stalled():
+        release.wait(10)
+        return small_demo()
+
+    app = make_app(root, dataset_factory=stalled)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: "data" in app.jobs)
+            assert app.jobs["data"].running
+            await pilot.press("escape")
+            await pilot.pause()
+    finally:
+        release.set()
+    assert app.return_code == 0 and app.dataset is None
+
+
+async def test_quitting_after_a_data_error_exits_with_1(root, tmp_path):
+    missing = tmp_path / "nowhere.tsv"
+    app = make_app(root, data=missing, dataset_factory=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.load_error is not None)
+        assert "no such file" in app.load_error
+        await pilot.press("q")
+    assert app.return_code == 1
+
+
+async def test_a_bad_data_file_is_an_error_on_screen_not_a_crash(root, monkeypatch, tmp_path):
+    bad = tmp_path / "plays.csv"
+    bad.write_text("user,artist,plays\nu1,a,lots\nu2,b,many\nu3,c,x\n" * 10, encoding="utf-8")
+    app = make_app(root, data=bad, dataset_factory=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.load_error is not None)
+        assert app.current_mode == "loading"
+        assert "plays.csv" in app.load_error
+        assert any(n.severity == "error" for n in app._notifications)
+        assert "Could not load the data" in str(app.screen.query_one("#loading-hint").render())
+        assert "plays.csv" in str(app.screen.query_one(".job-message").render())
+        # d opens the demo data instead (small here, to stay fast).
+        from tui_recs.app.views import loading
+
+        monkeypatch.setattr(loading, "_open_demo", lambda cache_dir, use_cache: small_demo())
+        await pilot.press("d")
+        await settle(pilot)
+        assert app.dataset is small_demo()
+        assert app.current_mode == "artists"
+        await pilot.press("escape", "q")
+    assert app.return_code == 0
+
+
+# -------------------------------------------------------------------------------- artists
+async def test_search_and_open_an_artist(root):
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.focused, TextBox)
+        [(item, name)] = distinct_artists(1)
+        await type_text(pilot, name.lower())
+        await quiet(pilot)
+        matches = app.screen.query_one("#artist-search OptionList")
+        assert matches.get_option_at_index(0).id == str(item)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.history.current == item
+        assert name in str(app.screen.query_one("#artist-info").render())
+        assert "listeners" in str(app.screen.query_one("#artist-info").render())
+        assert app.focused.id == "related"
+        assert app.screen.query_one("#related").row_count == 20
+
+
+async def test_search_folds_case_accents_and_punctuation(root):
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        [(item, name)] = distinct_artists(1)
+        typed = name.upper().replace(" ", "-").replace("E", "É").replace("A", "Ä")
+        await type_text(pilot, typed)
+        await quiet(pilot)
+        matches = app.screen.query_one("#artist-search OptionList")
+        assert matches.get_option_at_index(0).id == str(item)
+
+
+async def test_walk_related_artists_and_back(root):
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        first = app.history.current
+        await pilot.press("escape")  # leave the search box for the related artists
+        assert app.focused.id == "related"
+        await pilot.press("down", "enter")
+        second = app.history.current
+        assert second != first
+        await pilot.press("enter")
+        third = app.history.current
+        assert third not in (first, second)
+        await pilot.press("b")
+        assert app.history.current == second
+        await pilot.press("b")
+        assert app.history.current == first
+        await pilot.press("b")  # nothing earlier: a notice, not an error
+        assert app.history.current == first
+
+
+async def test_m_switches_between_als_and_lsa(root):
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        title = app.screen.query_one("#related-title")
+        assert "ALS" in str(title.render())
+        await pilot.press("escape", "m")
+        assert app.preferred == "lsa"
+        assert "LSA" in str(title.render())
+        assert "model LSA" in str(app.screen.query_one("#view-model").render())
+
+
+# ------------------------------------------------------------------------------ listeners
+async def test_pick_a_listener_and_read_the_explanation(root):
+    app = make_app(root)
+    dataset = small_demo()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "2")
+        assert app.current_mode == "listeners"
+        assert app.focused.id == "recommended"
+        await pilot.press("slash")
+        await type_text(pilot, dataset.user_ids[7])
+        await pilot.press("enter")
+        assert app.listener == 7
+        screen = app.screen
+        history, recommended = screen.query_one("#history"), screen.query_one("#recommended")
+        assert history.row_count == min(20, dataset.user_items[7].nnz)
+        assert recommended.row_count == 20
+        heard = {int(key.value) for key in history.rows}
+        recommended_items = [int(key.value) for key in recommended.rows]
+        assert not heard & set(recommended_items), "already-heard artists are left out"
+        await pilot.press("down")
+        await quiet(pilot)  # explanations are computed in the background
+        explanation = str(screen.query_one("#explanation").render())
+        assert "Because you listened to" in explanation
+        assert str(dataset.item_names[recommended_items[1]]) in explanation
+        await pilot.press("r")
+        assert app.listener != 7
+
+
+async def test_an_unknown_listener_id_is_a_notification(root):
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "2", "slash")
+        await type_text(pilot, "nobody-here")
+        await pilot.press("enter")
+        assert app.listener == 0
+        assert any("no listener with id 'nobody-here' (ids look like:" in n.message
+                   for n in app._notifications)
+
+
+async def test_a_new_listener_gets_recommendations_by_fold_in(root):
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "2", "n")
+        assert app.new_listener
+        liked = distinct_artists(2)
+        for _, name in liked:
+            await type_text(pilot, name.lower())
+            await quiet(pilot)
+            await pilot.press("enter")
+            await pilot.press(*["backspace"] * len(name))
+        await quiet(pilot)  # fold-in runs in the background
+        assert app.picks == [item for item, _ in liked]
+        recommended = app.screen.query_one("#recommended")
+        assert recommended.row_count == 20
+        assert not set(app.picks) & {int(key.value) for key in recommended.rows}
+        assert "fold-in" in str(app.screen.query_one("#recs-title").render())
+        await pilot.press("escape")  # out of the search box; then remove the highlighted pick
+        app.screen.query_one("#picks").focus()
+        await pilot.press("delete")
+        assert app.picks == [liked[1][0]]
+
+
+# -------------------------------------------------------------------------------- compare
+async def test_compare_two_models(root):
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "3")
+        screen = app.screen
+        graph = screen.query_one("#slopegraph")
+        stats = str(screen.query_one("#compare-stats").render())
+        assert "ALS vs LSA" in stats and "overlap@10" in stats and "rank correlation" in stats
+        assert not graph.stacked
+        drawing = str(graph.render())
+        assert "─" in drawing and "only in ALS" in drawing
+        await pilot.press("right_square_bracket")
+        assert app.compare_pair == ["als", "popularity"]
+        assert "ALS vs popularity" in str(screen.query_one("#compare-stats").render())
+        await pilot.press("s")
+        assert app.compare_pair == ["popularity", "als"]
+        await pilot.press("t")
+        assert app.compare_subject == "listener"
+        assert "Recommended for listener" in str(screen.query_one("#compare-title").render())
+        await pilot.press("plus")
+        assert screen.length == 15
+
+
+async def test_compare_stacks_the_lists_on_a_narrow_terminal(root):
+    app = make_app(root)
+    async with app.run_test(size=(56, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "3")
+        graph = app.screen.query_one("#slopegraph")
+        assert graph.stacked
+        drawing = str(graph.render())
+        assert drawing.index("ALS") < drawing.index("LSA")  # one list above the other
+        assert "→" in drawing or "×" in drawing
+
+
+def test_slopegraph_lines_never_share_a_cell():
+    from tui_recs.app.widgets.slopegraph import draw_links
+    from tui_recs.compare import compare_rankings
+
+    comparison = compare_rankings([1, 2, 3, 4, 5, 6], [2, 1, 7, 6, 5, 3])
+    grid = draw_links(comparison, 24)
+    rows = ["".join(cell.char for cell in row) for row in grid]
+    assert rows[0].startswith("──") and "╲╱" in rows[0] and "╱╲" in rows[1]  # 1 and 2 swap
+    assert rows[3].startswith("─×")  # 4 is only on the left
+    assert rows[2].rstrip().endswith("+─")  # 7 is only on the right
+    assert draw_links(comparison, 4) is None  # too narrow: the caller stacks the lists
+
+
+# --------------------------------------------------------------------------------- models
+async def test_retrain_with_new_hyperparameters(root):
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        old = app.models["als"]
+        await pilot.press("escape", "4")
+        assert app.screen.selected == "als"
+        await pilot.press("t")
+        assert app.screen.__class__.__name__ == "RetrainScreen"
+        started = []
+        train = app.train
+
+        def watch_train(name, params=None):
+            train(name, params)
+            started.append((app.jobs[name].running, app.models[name] is old))
+
+        app.train = watch_train
+        app.screen.query_one("#param-iterations").value = "60"
+        factors = app.screen.query_one("#param-factors")
+        factors.value = "8"
+        factors.focus()
+        await pilot.press("enter")
+        assert started == [(True, True)], "the old model stays in use while the new one trains"
+        await until(pilot, lambda: app.models["als"] is not old)
+        assert app.screen.__class__.__name__ == "ModelsScreen"
+        assert app.models["als"].params["factors"] == 8
+        assert len(app.models["als"].info["loss_history"]) == 60
+        assert any("retrained" in n.message for n in app._notifications)
+
+
+async def test_retrain_rejects_a_bad_value_in_the_dialog(root):
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "4", "t")
+        dialog = app.screen
+        dialog.query_one("#param-factors").value = "many"
+        await pilot.press("ctrl+s")
+        assert app.screen is dialog
+        assert "factors" in str(dialog.query_one("#retrain-error").render())
+        dialog.query_one("#param-factors").value = "0"
+        await pilot.press("ctrl+s")
+        assert "at least 1" in str(dialog.query_one("#retrain-error").render())
+        await pilot.press("escape")
+        assert app.screen.__class__.__name__ == "ModelsScreen"
+        assert not app.jobs["als"].running
+
+
+async def test_run_the_evaluation(root):
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "4", "e")
+        await until(pilot, lambda: app.evaluation is not None)
+        models = [row["model"] for row in app.evaluation.rows]
+        assert models == ["als", "lsa", "popularity"]
+        table = app.screen.query_one("#evaluation")
+        assert table.row_count == 3 and table.display
+
+
+async def test_use_a_model_from_the_models_view(root):
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "4", "down", "u")
+        assert app.preferred == "lsa"
+
+
+# ------------------------------------------------------------------------------ the rest
+async def test_command_palette_goes_to_an_artist(root):
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        [(item, name)] = distinct_artists(1)
+        await pilot.press("escape", "2", "ctrl+p")
+        await type_text(pilot, name.lower())
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.current_mode == "artists")
+        assert app.history.current == item
+
+
+async def test_command_palette_switches_the_model(root):
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "ctrl+p")
+        await type_text(pilot, "use model: lsa")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.preferred == "lsa")
+
+
+async def test_command_palette_goes_to_a_listener(root):
+    app = make_app(root)
+    user_id = str(small_demo().user_ids[5])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "ctrl+p")
+        await type_text(pilot, user_id)
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.current_mode == "listeners")
+        assert app.listener == 5
+
+
+async def test_command_palette_opens_the_retrain_dialog(root):
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "ctrl+p")
+        await type_text(pilot, "retrain lsa")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "RetrainScreen")
+        assert app.screen.model_name == "lsa"
+        assert app.current_mode == "models"
+
+
+async def test_keys_can_be_changed_in_the_config(root, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"keymap": {"artists.back": "z"}}))
+    app = make_app(root, config_path=config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        first = app.history.current
+        await pilot.press("escape", "enter")
+        assert app.history.current != first
+        await pilot.press("z")
+        assert app.history.current == first
+
+
+async def test_help_screen(root):
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f1")
+        assert app.screen.__class__.__name__ == "HelpScreen"
+        await pilot.press("escape")
+        assert app.screen.__class__.__name__ == "ArtistsScreen"
+        await pilot.press("escape", "question_mark")  # ? too, once out of the search box
+        assert app.screen.__class__.__name__ == "HelpScreen"
+
+
+async def test_the_theme_is_remembered(root, tmp_path):
+    config = tmp_path / "config.json"
+    app = make_app(root, config_path=config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.theme = "nord"
+        await pilot.pause()
+    assert json.loads(config.read_text())["theme"] == "nord"
+    again = make_app(root, config_path=config)
+    async with again.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert again.theme == "nord"
+
+
+def test_every_binding_has_an_id():
+    from textual.binding import Binding
+
+    from tui_recs.app.help import HelpScreen
+    from tui_recs.app.views.retrain import RetrainScreen
+    from tui_recs.app.widgets.search import ArtistSearch
+
+    owners = [TuiRecsApp, HelpScreen, RetrainScreen, ArtistSearch, *TuiRecsApp.MODES.values()]
+    missing = [f"{owner.__name__}: {binding.key}" for owner in owners
+               for binding in owner.BINDINGS if isinstance(binding, Binding) and not binding.id]
+    assert missing == []
+
+
+def test_run_passes_the_mouse_setting_and_returns_the_exit_code(monkeypatch):
+    import tui_recs.app
+
+    seen = {}
+
+    def fake_run(self, mouse=True, **options):
+        seen["mouse"] = mouse
+        self._return_code = 3
+
+    environment: dict[str, str] = {}
+    monkeypatch.setattr(tui_recs.app.os, "environ", environment)
+    monkeypatch.setattr(TuiRecsApp, "run", fake_run)
+    assert tui_recs.app.run(mouse=False) == 3
+    assert seen == {"mouse": False}
+    assert environment["NUMBA_NUM_THREADS"] == environment["OPENBLAS_NUM_THREADS"]
+    assert int(environment["NUMBA_NUM_THREADS"]) >= 1  # a core is left for the UI
+
+
+def test_importing_the_app_package_is_cheap():
+    import subprocess
+    import sys
+
+    code = "import sys, tui_recs.app; print('textual' in sys.modules, 'numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

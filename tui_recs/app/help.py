@@ -1,0 +1,72 @@
+"""The help screen (F1 or ?): what each view does and its keys, read from the bindings."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer
+
+INTRO = """\
+## tui-recs
+
+Explore music recommendations learned from play counts. **ALS** (implicit alternating least
+squares) and **LSA** (truncated SVD) are trained in the background at start, or loaded from
+the cache; until a model is ready, the views answer with one that is, and say so.
+
+Switch views with **1**–**4** (or click them at the top); **ctrl+p** opens the command palette:
+type an artist's name or a listener id to go there, or a command (use a model, retrain,
+evaluate, change the theme). **m** switches between ALS and LSA everywhere. In a search box,
+**↑**/**↓** choose a match and **Enter** opens it; **Esc** leaves the box, so that the keys
+below work again. **Tab** moves between the parts of a view.
+"""
+
+OUTRO = """\
+### Good to know
+
+- Training, evaluation and loading run in the background; the line above the footer shows
+  them, and the Models view has the details. A retrained model replaces the old one when
+  it is ready.
+- The theme you pick (palette → *Theme*) is remembered. Keys can be changed in the config
+  file (`keymap`: binding id → key), e.g. `{"keymap": {"artists.back": "left"}}`.
+- Start with `--no-mouse` to leave the mouse to your terminal (text selection over SSH).
+"""
+
+
+def _keys_table(bindings: list[Binding], key_display: Callable[[Binding], str]) -> str:
+    rows = [f"| `{key_display(binding)}` | {binding.description} | `{binding.id}` |"
+            for binding in bindings if binding.description]
+    return "| key | does | id |\n|---|---|---|\n" + "\n".join(rows) + "\n"
+
+
+def help_markdown(key_display: Callable[[Binding], str]) -> str:
+    """The help text: the intro, each view's purpose and keys, and the app's keys, each key
+    written as ``key_display`` shows it (the app's, which follows the user's keymap)."""
+    from tui_recs.app.main import TuiRecsApp
+    from tui_recs.app.state import VIEWS
+
+    sections = [INTRO]
+    for number, (view, title) in enumerate(VIEWS.items(), start=1):
+        screen = TuiRecsApp.MODES[view]
+        purpose = " ".join((screen.__doc__ or "").split())
+        sections.append(f"### {number} · {title}\n\n{purpose}\n\n"
+                        f"{_keys_table(screen.BINDINGS, key_display)}")
+    sections.append(f"### Everywhere\n\n{_keys_table(TuiRecsApp.BINDINGS, key_display)}")
+    sections.append(OUTRO)
+    return "\n".join(sections)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Help over the current view; Esc, F1 or q closes it."""
+
+    BINDINGS = [Binding("escape,f1,q,question_mark", "dismiss", "Close", id="help.close")]
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Markdown  # imported on first use: it is slow to import
+
+        with VerticalScroll(id="help-panel"):
+            yield Markdown(help_markdown(self.app.get_key_display))
+        yield Footer()

@@ -1,0 +1,394 @@
+"""The Textual app: owns the loaded data and models, runs the heavy work in thread workers.
+
+Workers call the core and report back only through the typed messages of
+:mod:`tui_recs.app.messages`; the handlers here update the UI state on the UI thread and
+tell the views. Each view is a mode (a screen of its own); the loading view is the first.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+
+from tui_recs.app.commands import ActionCommands, ArtistCommands, ListenerCommands
+from tui_recs.app.config import Config, default_config_path
+from tui_recs.app.help import HelpScreen
+from tui_recs.app.messages import (DataLoaded, EvaluationDone, JobEnded, JobProgressed, ModelReady,
+                                   describe_error)
+from tui_recs.app.state import VIEWS, History, Job, model_title
+from tui_recs.app.views.artists import ArtistsScreen
+from tui_recs.app.views.compare import CompareScreen
+from tui_recs.app.views.listeners import ListenersScreen
+from tui_recs.app.views.loading import LoadingScreen
+from tui_recs.app.views.models import ModelsScreen
+
+if TYPE_CHECKING:
+    from tui_recs.cache import ArtifactStore
+    from tui_recs.data.dataset import Dataset
+    from tui_recs.pipeline import ReadyModel
+    from tui_recs.search import IdIndex, NameIndex
+
+#: Models trained (or loaded from the cache) at start, cheapest first; the first factor model
+#: in this order that is ready stands in for one still training.
+STARTUP_MODELS = ("popularity", "lsa", "als")
+EVALUATION_K = 10
+
+
+class TuiRecsApp(App[int]):
+    """Explore artist similarities and listener recommendations learned from play counts."""
+
+    TITLE = "tui-recs"
+    CSS_PATH = Path(__file__).with_name("tui_recs.tcss")
+    MODES: ClassVar[dict[str, Any]] = {
+        "loading": LoadingScreen, "artists": ArtistsScreen, "listeners": ListenersScreen,
+        "compare": CompareScreen, "models": ModelsScreen,
+    }
+    DEFAULT_MODE = "loading"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    COMMANDS = App.COMMANDS | {ArtistCommands, ListenerCommands, ActionCommands}
+    BINDINGS = [
+        # Not in the footer: the bar at the top shows the views with their keys.
+        *(Binding(str(number), f"view('{view}')", title, id=f"view.{view}", show=False)
+          for number, (view, title) in enumerate(VIEWS.items(), start=1)),
+        # Not in the footer: the bar at the top shows the model in use and this key.
+        Binding("m", "toggle_model", "ALS/LSA", id="app.toggle-model", show=False),
+        Binding("f1,question_mark", "help", "Help", id="app.help", key_display="F1"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+
+    #: The model the views answer with (when it is ready).
+    preferred: reactive[str] = reactive("als")
+    #: Bumped whenever a model is added or replaced; the views re-query on change.
+    models_version: reactive[int] = reactive(0)
+    #: Bumped whenever a job starts, reports progress or ends; progress widgets follow it.
+    jobs_version: reactive[int] = reactive(0)
+
+    def __init__(self, data: str | Path | None = None, format: str = "auto",
+                 cache_dir: str | Path | None = None, use_cache: bool = True, *,
+                 dataset_factory: Callable[[], "Dataset"] | None = None,
+                 model_params: dict[str, dict[str, Any]] | None = None,
+                 config_path: Path | None = None, clock: Callable[[], float] = time.monotonic,
+                 cursor_blink: bool = True, seed: int | None = None) -> None:
+        """
+        Args:
+            data, format, cache_dir, use_cache: as the command line's ``--data`` and friends;
+                ``data`` None is the built-in demo data.
+            dataset_factory: builds the Dataset instead (tests pass a small demo dataset).
+            model_params: hyperparameters per model name (default: the core's defaults).
+            config_path: the settings file (default: the user config dir).
+            clock: seconds, for elapsed times (tests freeze it).
+            cursor_blink: whether text cursors blink (tests turn it off).
+            seed: seed of the random listener picker (None: fresh randomness).
+        """
+        super().__init__()
+        self.data_path = data
+        self.data_format = format
+        self.cache_dir = cache_dir
+        self.use_cache = use_cache
+        self.dataset_factory = dataset_factory or self._open_dataset
+        self.model_params = {name: dict(params) for name, params in (model_params or {}).items()}
+        self.config_path = config_path or default_config_path()
+        self.config = Config.load(self.config_path)
+        self.clock = clock
+        self.cursor_blink = cursor_blink
+        self.rng = random.Random(seed)
+        self.dataset: Dataset | None = None
+        self.names: NameIndex | None = None
+        self.listener_ids: IdIndex | None = None
+        self.store: ArtifactStore | None = None
+        self.models: dict[str, ReadyModel] = {}
+        self.jobs: dict[str, Job] = {}
+        self.load_error: str | None = None
+        self.evaluation: EvaluationDone | None = None
+        self.history = History()
+        self.listener: int | None = None
+        #: The Listeners view shows a new listener made of ``picks`` rather than ``listener``.
+        self.new_listener = False
+        self.picks: list[int] = []
+        self.compare_pair = ["als", "lsa"]
+        self.compare_subject = "artist"
+
+    # ---------------------------------------------------------------------------- start-up
+    def on_load(self) -> None:
+        if self.config.keymap:
+            self.set_keymap(self.config.keymap)
+
+    def on_mount(self) -> None:
+        if self.config.theme in self.available_themes:
+            self.theme = self.config.theme
+        self.theme_changed_signal.subscribe(self, self._save_theme)
+        # After the first paint: the loader's imports would otherwise compete with it.
+        self.call_after_refresh(self.load_data)
+
+    def _save_theme(self, theme: Any) -> None:
+        if self.config.theme == self.theme:
+            return
+        self.config.theme = self.theme
+        try:
+            self.config.save(self.config_path)
+        except OSError as error:
+            self.notify(f"Could not save the theme to {self.config_path}: {error}",
+                        severity="warning")
+
+    def _open_dataset(self) -> "Dataset":
+        from tui_recs.data.store import open_dataset
+
+        return open_dataset(self.data_path, format=self.data_format, cache_dir=self.cache_dir,
+                            use_cache=self.use_cache)
+
+    @property
+    def source_label(self) -> str:
+        """What is being explored, for titles: the file name or "demo data"."""
+        return Path(self.data_path).name if self.data_path else "demo data"
+
+    def load_data(self, factory: Callable[[], "Dataset"] | None = None) -> None:
+        """Load the dataset in the background (``factory`` replaces the current source)."""
+        if factory is not None:
+            self.dataset_factory = factory
+            self.data_path = None
+        self.load_error = None
+        job = Job("data", "data", self.clock(), cancellable=False,
+                  message=f"loading {self.source_label}…")
+        self.jobs["data"] = job
+        self.jobs_version += 1
+        self._load_worker(job)
+
+    @work(thread=True, group="data", exit_on_error=False)
+    def _load_worker(self, job: Job) -> None:
+        try:
+            from tui_recs.search import IdIndex, NameIndex
+
+            dataset = self.dataset_factory()
+            store = None
+            if self.use_cache:
+                from tui_recs.cache import ArtifactStore, resolve_cache_dir
+
+                store = ArtifactStore(resolve_cache_dir(self.cache_dir))
+            names = NameIndex(dataset.item_names, dataset.item_listeners)
+            listener_ids = IdIndex(dataset.user_ids.tolist())
+            dataset.typical_plays  # noqa: B018  (computed here, so that it never stalls the UI)
+        except Exception as error:  # every failure becomes a message on screen, never a crash
+            self.post_message(JobEnded(job, "failed", describe_error(error)))
+            return
+        self.post_message(DataLoaded(job, dataset, names, listener_ids, store))
+        names.prepare()
+
+    def on_data_loaded(self, message: DataLoaded) -> None:
+        self.dataset, self.names, self.store = message.dataset, message.names, message.store
+        self.listener_ids = message.listener_ids
+        dataset = message.dataset
+        message.job.finish("done", self.clock(), f"{dataset.n_users:,} listeners × "
+                                                 f"{dataset.n_items:,} artists, {dataset.nnz:,} plays")
+        for name in STARTUP_MODELS:
+            self.train(name)
+        self.jobs_version += 1
+        self._advance_from_loading()
+
+    def _advance_from_loading(self) -> None:
+        """Leave the loading view once the data and every start-up model have settled."""
+        if self.current_mode == "loading" and self.dataset is not None and not any(
+                job.running for job in self.jobs.values()):
+            self.switch_mode("artists")
+
+    def explore(self) -> None:
+        """Go to the views now; training goes on in the background."""
+        if self.dataset is not None:
+            self.switch_mode("artists")
+
+    # ----------------------------------------------------------------------------- models
+    def train(self, name: str, params: dict[str, Any] | None = None) -> None:
+        """Train model ``name`` (or load it from the cache) in the background. A model already
+        in use stays in use until the new one is ready; a job already training it is cancelled."""
+        previous = self.jobs.get(name)
+        if previous is not None and previous.running:
+            previous.cancel.set()
+        params = dict(self.model_params.get(name, {}) if params is None else params)
+        job = Job(name, model_title(name), self.clock(), params=params,
+                  message=f"starting {model_title(name)}…")
+        self.jobs[name] = job
+        self.jobs_version += 1
+        self._train_worker(job)
+
+    @work(thread=True, group="train", exit_on_error=False)
+    def _train_worker(self, job: Job) -> None:
+        import inspect
+
+        from tui_recs.models.registry import model_class
+        from tui_recs.pipeline import Cancelled, get_model
+
+        try:
+            params = dict(job.params)
+            if "calculate_loss_every" in inspect.signature(model_class(job.key).__init__).parameters:
+                params.setdefault("calculate_loss_every", 1)  # the loss is shown per iteration
+            ready = get_model(self.dataset, job.key, params, store=self.store, cancel=job.cancel,
+                              progress=lambda stage: self.post_message(JobProgressed(job, stage)))
+        except Cancelled:
+            self.post_message(JobEnded(job, "cancelled"))
+        except Exception as error:
+            self.post_message(JobEnded(job, "failed", describe_error(error)))
+        else:
+            self.post_message(ModelReady(job, ready))
+
+    def on_job_progressed(self, message: JobProgressed) -> None:
+        job, stage = message.job, message.stage
+        if not job.running:
+            return
+        job.stage, job.fraction, job.message = stage.name, stage.fraction, stage.message
+        if stage.loss is not None:
+            job.losses.append(stage.loss)
+        self.jobs_version += 1
+
+    def on_model_ready(self, message: ModelReady) -> None:
+        job, ready = message.job, message.ready
+        if self.jobs.get(job.key) is not job:
+            return  # superseded by a newer job for the same model
+        replaced = job.key in self.models
+        self.models[job.key] = ready
+        self.model_params[job.key] = job.params
+        seconds = job.elapsed(self.clock())
+        job.finish("done", self.clock(), f"ready in {seconds:.1f} s")
+        self.jobs_version += 1
+        self.models_version += 1
+        if replaced:
+            self.notify(f"{job.title} retrained in {seconds:.1f} s and now in use",
+                        title="Model replaced")
+        self._advance_from_loading()
+
+    def on_job_ended(self, message: JobEnded) -> None:
+        job = message.job
+        if self.jobs.get(job.key) is not job:
+            return
+        if message.status == "cancelled":
+            job.finish("cancelled", self.clock(), "cancelled; nothing was stored")
+            self.notify(f"{job.title}: cancelled", severity="warning")
+        else:
+            job.finish("failed", self.clock(), message.error)
+            if job.key == "data":
+                self.load_error = message.error
+            self.notify(message.error, title=f"{job.title} failed", severity="error", timeout=10)
+        self.jobs_version += 1
+        self.models_version += 1
+        self._advance_from_loading()
+
+    def cancel_jobs(self, key: str | None = None) -> int:
+        """Ask the running job ``key`` (default: every cancellable one) to stop; returns how
+        many were asked."""
+        running = [job for job in self.jobs.values() if job.running and job.cancellable
+                   and key in (None, job.key)]
+        for job in running:
+            job.cancel.set()
+            job.message = "cancelling…"
+        self.jobs_version += 1
+        return len(running)
+
+    def answering_model(self, name: str | None = None) -> tuple["ReadyModel | None", str]:
+        """The model to answer with: ``name`` (default: the preferred one) when it is ready,
+        else a ready stand-in; and a note saying so ("" when it is the one asked for)."""
+        name = name or self.preferred
+        if name in self.models:
+            return self.models[name], ""
+        why = self.why_not_ready(name)
+        for other in (*reversed(STARTUP_MODELS), *self.models):
+            if other in self.models:
+                return self.models[other], f"{why}: showing {model_title(other)}"
+        return None, why
+
+    def why_not_ready(self, name: str) -> str:
+        """"ALS is still training", "ALS is not trained (failed)"..."""
+        job = self.jobs.get(name)
+        if job is not None and job.running:
+            return f"{model_title(name)} is still training"
+        return f"{model_title(name)} is not trained" + (f" ({job.status})" if job else "")
+
+    # -------------------------------------------------------------------------- evaluation
+    def evaluate(self) -> None:
+        """Measure the trained factor models and the popularity baseline on held-out plays."""
+        current = self.jobs.get("evaluate")
+        if current is not None and current.running:
+            self.notify("The evaluation is already running")
+            return
+        names = [name for name in ("als", "lsa") if name in self.models or name in self.jobs]
+        params = {name: self.model_params.get(name, {}) for name in names}
+        job = Job("evaluate", "evaluation", self.clock(), params=params, cancellable=False,
+                  message=f"refitting {', '.join(model_title(n) for n in names)} and popularity "
+                          f"on 80% of each listener's plays…")
+        self.jobs["evaluate"] = job
+        self.jobs_version += 1
+        self._evaluate_worker(job)
+
+    @work(thread=True, group="evaluate", exit_on_error=False)
+    def _evaluate_worker(self, job: Job) -> None:
+        try:
+            from tui_recs.evaluation import evaluate_models, holdout_split
+            from tui_recs.models.registry import create
+
+            split = holdout_split(self.dataset.user_items, test_fraction=0.2, seed=0)
+            models = {name: create(name, **params) for name, params in job.params.items()}
+            rows = evaluate_models(models, split, k=EVALUATION_K)
+        except Exception as error:
+            self.post_message(JobEnded(job, "failed", describe_error(error)))
+            return
+        self.post_message(EvaluationDone(job, rows, split.description, EVALUATION_K))
+
+    def on_evaluation_done(self, message: EvaluationDone) -> None:
+        if self.jobs.get("evaluate") is not message.job:
+            return
+        message.job.finish("done", self.clock(), f"done in {message.job.elapsed(self.clock()):.1f} s")
+        self.evaluation = message
+        self.jobs_version += 1
+        self.models_version += 1
+
+    # ----------------------------------------------------------------------- navigation
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("view", "toggle_model"):
+            return self.dataset is not None and self.current_mode != "loading"
+        return True
+
+    async def action_quit(self) -> None:
+        """Quit; the exit code is 1 when the data could not be loaded (as on the command line)."""
+        self.exit(return_code=1 if self.load_error else 0)
+
+    def action_view(self, view: str) -> None:
+        self.switch_mode(view)
+
+    def action_toggle_model(self) -> None:
+        self.use_model("lsa" if self.preferred == "als" else "als")
+
+    def use_model(self, name: str) -> None:
+        """Answer with model ``name`` from now on (a stand-in is shown until it is ready)."""
+        self.preferred = name
+        _, note = self.answering_model(name)
+        self.notify(note or f"Answering with {model_title(name)}", timeout=3)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def open_artist(self, item: int) -> None:
+        """Show artist ``item`` in the Artists view (it joins the back history)."""
+        self.history.visit(item)
+        self._show_view("artists")
+
+    def open_listener(self, user: int) -> None:
+        """Show listener row ``user`` in the Listeners view."""
+        self.listener = user
+        self.new_listener = False
+        self._show_view("listeners")
+
+    def compare(self, subject: str) -> None:
+        """Compare the two models on the current artist or listener."""
+        self.compare_subject = subject
+        self._show_view("compare")
+
+    def _show_view(self, view: str) -> None:
+        if self.current_mode == view:
+            self.screen_stack[0].refresh_view()
+        else:
+            self.switch_mode(view)

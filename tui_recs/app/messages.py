@@ -1,0 +1,76 @@
+"""Typed messages from thread workers to the UI: the only way background work talks to it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual.message import Message
+
+if TYPE_CHECKING:
+    from tui_recs.cache import ArtifactStore
+    from tui_recs.data.dataset import Dataset
+    from tui_recs.pipeline import ReadyModel, Stage
+    from tui_recs.search import IdIndex, NameIndex
+
+    from tui_recs.app.state import Job
+
+
+def describe_error(error: BaseException) -> str:
+    """What a worker reports of a failure, in one line: the core's own message (written for
+    people), or the exception's type and text."""
+    from tui_recs.errors import TuiRecsError
+
+    text = str(error) if isinstance(error, TuiRecsError) else f"{type(error).__name__}: {error}"
+    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
+
+
+class DataLoaded(Message):
+    """The dataset is loaded and its artist names are searchable."""
+
+    def __init__(self, job: "Job", dataset: "Dataset", names: "NameIndex",
+                 listener_ids: "IdIndex", store: "ArtifactStore | None") -> None:
+        super().__init__()
+        self.job = job
+        self.dataset = dataset
+        self.listener_ids = listener_ids
+        self.store = store
+        self.names = names
+
+
+class JobProgressed(Message):
+    """A pipeline stage report for a running job."""
+
+    def __init__(self, job: "Job", stage: "Stage") -> None:
+        super().__init__()
+        self.job = job
+        self.stage = stage
+
+
+class ModelReady(Message):
+    """A model finished training (or came from the cache) and can replace the current one."""
+
+    def __init__(self, job: "Job", ready: "ReadyModel") -> None:
+        super().__init__()
+        self.job = job
+        self.ready = ready
+
+
+class EvaluationDone(Message):
+    """The evaluation table: one row per model, the popularity baseline included."""
+
+    def __init__(self, job: "Job", rows: list[dict[str, Any]], description: str, k: int) -> None:
+        super().__init__()
+        self.job = job
+        self.rows = rows
+        self.description = description
+        self.k = k
+
+
+class JobEnded(Message):
+    """A job stopped without a result: cancelled, or failed with a one-line error."""
+
+    def __init__(self, job: "Job", status: str, error: str = "") -> None:
+        super().__init__()
+        self.job = job
+        self.status = status
+        self.error = error

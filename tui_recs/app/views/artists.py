@@ -1,0 +1,113 @@
+"""View 1: find an artist and walk its related artists."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from textual import on
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.markup import escape
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
+
+from tui_recs.app.state import model_title
+from tui_recs.app.views.base import ViewScreen, fill_table, format_score, lookup_label
+from tui_recs.app.widgets.search import ArtistSearch
+
+
+class ArtistsScreen(ViewScreen):
+    """A search box with as-you-type matches; the chosen artist's related artists from the
+    model in use, and its listeners and plays. Enter on a related artist goes to it; b goes
+    back."""
+
+    VIEW = "artists"
+    BINDINGS = [
+        Binding("slash", "focus_search", "Search", id="artists.search"),
+        Binding("b,backspace", "back", "Back", id="artists.back", key_display="b"),
+        Binding("c", "compare", "Compare models", id="artists.compare"),
+        Binding("escape", "leave_search", "Leave search", id="artists.leave"),
+    ]
+    #: Related artists listed.
+    RELATED = 20
+
+    def compose_body(self) -> Iterable[Widget]:
+        with Horizontal(id="artists-body", classes="view-body"):
+            yield ArtistSearch(id="artist-search")
+            with Vertical(id="artist-main"):
+                yield Static(id="artist-info")
+                yield Static(id="related-title", classes="section-title")
+                yield DataTable(id="related", cursor_type="row", zebra_stripes=True)
+
+    def refresh_view(self) -> None:
+        app = self.app
+        if app.history.current is None:
+            app.history.visit(int(app.dataset.top_items(1)[0]))
+        item = app.history.current
+        key = (item, app.models_version, app.preferred)
+        if key == self._shown:
+            return
+        self._shown = key
+        self._show_info(item)
+        self._show_related(item)
+
+    def _show_info(self, item: int) -> None:
+        dataset = self.app.dataset
+        listeners = int(dataset.item_listeners[item])
+        rank = int((dataset.item_listeners > listeners).sum()) + 1
+        lines = [f"[b]{escape(str(dataset.item_names[item]))}[/b]",
+                 f"{listeners:,} listeners",
+                 f"{dataset.item_plays[item]:,.0f} plays",
+                 f"[dim]#{rank:,} of {dataset.n_items:,} by listeners[/dim]"]
+        lines += [f"[dim]{escape(key)}:[/dim] {escape(str(values[item]))}"
+                  for key, values in dataset.item_meta.items() if str(values[item])]
+        self.query_one("#artist-info", Static).update("\n".join(lines))
+
+    def _show_related(self, item: int) -> None:
+        app = self.app
+        dataset = app.dataset
+        ready, note = app.answering_model()
+        name = escape(str(dataset.item_names[item]))
+        title = self.query_one("#related-title", Static)
+        found = self.ask(ready.similar, item, self.RELATED) if ready is not None else None
+        if ready is None:
+            title.update(f"Related to [b]{name}[/b] — {note}")
+        else:
+            note = f" [dim]({escape(note)})[/dim]" if note else ""
+            title.update(f"Related to [b]{name}[/b] · {model_title(ready.name)} · "
+                         f"{lookup_label(ready)}{note}")
+        rows = [] if found is None else [
+            (str(other), (str(rank), str(dataset.item_names[other]), format_score(score),
+                          f"{int(dataset.item_listeners[other]):,}"))
+            for rank, (other, score) in enumerate(zip(*(part.tolist() for part in found)), start=1)]
+        fill_table(self.query_one("#related", DataTable),
+                   [("#", 3), ("artist", None), ("similarity", 10), ("listeners", 9)], rows)
+
+    @on(ArtistSearch.Picked)
+    def _picked(self, event: ArtistSearch.Picked) -> None:
+        self.app.open_artist(event.item)
+        self.query_one("#related", DataTable).focus()
+
+    @on(DataTable.RowSelected, "#related")
+    def _go_to_related(self, event: DataTable.RowSelected) -> None:
+        self.app.open_artist(int(event.row_key.value))
+
+    def action_focus_search(self) -> None:
+        self.query_one(ArtistSearch).box.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "leave_search":
+            return self.query_one(ArtistSearch).box.has_focus
+        return True
+
+    def action_leave_search(self) -> None:
+        self.query_one("#related", DataTable).focus()
+
+    def action_back(self) -> None:
+        if self.app.history.back() is None:
+            self.notify("This is the first artist you opened", timeout=3)
+        else:
+            self.refresh_view()
+
+    def action_compare(self) -> None:
+        self.app.compare("artist")

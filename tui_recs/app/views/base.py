@@ -1,0 +1,158 @@
+"""What every view shares: the bar of views at the top, the training status line, the footer,
+and re-drawing from the app's state when it is shown or when the models change."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar, Iterable, Sequence, TypeVar
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.markup import escape
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer, Static
+
+from tui_recs.app.background import Background
+from tui_recs.app.state import VIEWS, model_title
+
+#: How often the status line follows the running jobs, in seconds.
+STATUS_TICK = 0.25
+T = TypeVar("T")
+
+
+def format_score(score: float) -> str:
+    """Cosines and dot products with 3 decimals; large scores (popularity counts) as integers."""
+    return f"{score:.3f}" if abs(score) < 100 else f"{score:,.0f}"
+
+
+#: Width given to a table's flexible column before the table has been laid out.
+DEFAULT_FLEXIBLE_WIDTH = 24
+
+
+def fit(text: str, width: int) -> str:
+    """``text``, cut with an ellipsis if it is longer than ``width``."""
+    return text if len(text) <= width else text[:max(0, width - 1)] + "…"
+
+
+def fill_table(table: DataTable, columns: Sequence[tuple[str, int | None]],
+               rows: Iterable[tuple[str, Sequence[str]]]) -> None:
+    """Replace ``table``'s columns and rows. Each column is (heading, width); the one with width
+    None takes the room the others leave (its cells cut with an ellipsis), so that a table
+    never needs sideways scrolling. Rows are (key, cells)."""
+    padding = 2 * table.cell_padding
+    fixed = sum(width + padding for _, width in columns if width is not None)
+    room = table.scrollable_content_region.width
+    flexible = max(8, room - fixed - padding - 1) if room else DEFAULT_FLEXIBLE_WIDTH
+    widths = [flexible if width is None else width for _, width in columns]
+    table.clear(columns=True)
+    for (heading, _), width in zip(columns, widths):
+        table.add_column(heading, width=width, key=heading)
+    for key, cells in rows:
+        table.add_row(*(fit(cell, width) for cell, width in zip(cells, widths)), key=key)
+
+
+def lookup_label(ready: Any) -> str:
+    """How a model finds related artists: "exact", or Annoy with its measured recall."""
+    if ready.similar_mode != "annoy":
+        return "exact"
+    similar = (ready.info.get("index") or {}).get("similar") or {}
+    recall = similar.get("recall_at_10")
+    return f"Annoy, recall@10 {recall:.2f}" if recall is not None else "Annoy"
+
+
+class ViewBar(Horizontal):
+    """The views by key (the current one highlighted, each clickable) and the model in use."""
+
+    def __init__(self, current: str) -> None:
+        super().__init__(id="view-bar")
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        tabs = ["[b]tui-recs[/b] "]
+        for number, (view, title) in enumerate(VIEWS.items(), start=1):
+            label = f" {number} {title} "
+            if view == self.current:
+                label = f"[reverse b]{label}[/]"
+            tabs.append(f"[@click=app.view('{view}')]{label}[/]")
+        yield Static("".join(tabs), id="view-tabs")
+        yield Static(id="view-model")
+        yield Static(escape(self.app.source_label), id="view-source")
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "preferred", self._show_model)
+
+    def _show_model(self) -> None:
+        self.query_one("#view-model", Static).update(
+            f"[@click=app.toggle_model]model [b]{model_title(self.app.preferred)}[/b] (m)[/]")
+
+
+class StatusLine(Static):
+    """One line about running jobs (training, evaluation); hidden when nothing runs."""
+
+    def on_mount(self) -> None:
+        self._ticker = self.set_interval(STATUS_TICK, self.update_status, pause=True)
+        self.watch(self.app, "jobs_version", self.update_status)
+
+    def update_status(self) -> None:
+        """Redraw; the elapsed times tick only while something runs."""
+        now = self.app.clock()
+        parts = []
+        for job in self.app.jobs.values():
+            if not job.running:
+                continue
+            share = f" {job.fraction:.0%}" if job.fraction else ""
+            loss = f" · loss {job.losses[-1]:.4g}" if job.losses else ""
+            parts.append(f"[b]{job.title}[/b]{share}{loss} · {job.elapsed(now):.0f} s")
+        self.display = bool(parts)
+        if parts:
+            self._ticker.resume()
+            self.update("⟳ " + "   ".join(parts) + "   [dim](4: Models)[/dim]")
+        else:
+            self._ticker.pause()
+
+
+class ViewScreen(Background, Screen):
+    """A view: a mode of the app. Subclasses compose their body and draw in :meth:`refresh_view`."""
+
+    VIEW: ClassVar[str]
+    #: What was last drawn (subject, models version...): refresh_view skips when unchanged.
+    _shown: tuple | None = None
+
+    def compose(self) -> ComposeResult:
+        yield ViewBar(self.VIEW)
+        yield from self.compose_body()
+        yield StatusLine(id="status-line")
+        yield Footer()
+
+    def compose_body(self) -> Iterable[Widget]:
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "models_version", self._models_changed, init=False)
+        self.watch(self.app, "preferred", self._models_changed, init=False)
+
+    def _models_changed(self) -> None:
+        if self.is_current:
+            self.refresh_view()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_view()
+
+    def on_resize(self) -> None:
+        # Table columns are sized to the width: draw again at the new size.
+        self._shown = None
+        self.call_after_refresh(self.refresh_view)
+
+    def refresh_view(self) -> None:
+        """Draw from the app's state; cheap when nothing this view shows has changed."""
+        raise NotImplementedError
+
+    def ask(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """Call the core; a TuiRecsError becomes a notification (and None), never a crash."""
+        from tui_recs.errors import TuiRecsError
+
+        try:
+            return call(*args, **kwargs)
+        except TuiRecsError as error:
+            self.notify(str(error), severity="error")
+            return None

@@ -1,0 +1,91 @@
+"""A background job as the user sees it: stage, progress bar, elapsed time, loss per iteration."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, ProgressBar, Sparkline
+
+from tui_recs.app.state import Job
+
+#: How often the elapsed time and the bar are redrawn, in seconds.
+TICK = 0.2
+STATUS_MARKS = {"done": "✓", "failed": "✗", "cancelled": "–"}
+
+
+def loss_line(losses: list[float]) -> str:
+    """"loss 0.0209 → 0.0155 (15 iterations)" for a loss history."""
+    if not losses:
+        return ""
+    if len(losses) == 1:
+        return f"loss {losses[0]:.5g}"
+    return f"loss {losses[0]:.4g} → {losses[-1]:.4g} ({len(losses)} iterations)"
+
+
+class JobProgress(Vertical):
+    """Progress of the app's job ``key`` ("data", "als", ...), redrawn from the app's state.
+
+    The key can change (the Models view follows the highlighted model); nothing is shown
+    while the app has no such job (nor, with ``hide_when_done``, once it has succeeded).
+    """
+
+    DEFAULT_CSS = """
+    JobProgress { height: auto; }
+    JobProgress > Horizontal { height: 1; }
+    JobProgress .job-title { width: 14; text-style: bold; }
+    JobProgress ProgressBar { width: 1fr; }
+    JobProgress ProgressBar Bar { width: 1fr; }
+    JobProgress .job-elapsed { width: 9; text-align: right; color: $text-muted; }
+    JobProgress .job-message { width: 1fr; color: $text-muted; padding-left: 14; }
+    JobProgress .job-loss { height: 1; margin-left: 14; }
+    JobProgress.-failed .job-message { color: $error; }
+    """
+
+    def __init__(self, key: str, *, hide_when_done: bool = False, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.key = key
+        self.hide_when_done = hide_when_done
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Label(classes="job-title")
+            yield ProgressBar(total=None, show_eta=False)
+            yield Label(classes="job-elapsed")
+        yield Label(classes="job-message")
+        yield Sparkline([], classes="job-loss")
+
+    def on_mount(self) -> None:
+        self._ticker = self.set_interval(TICK, self.update_from_job, pause=True)
+        self.watch(self.app, "jobs_version", self.update_from_job)
+
+    def follow(self, key: str) -> None:
+        """Show job ``key`` instead."""
+        self.key = key
+        self.update_from_job()
+
+    def update_from_job(self) -> None:
+        """Redraw from the job; the elapsed time ticks only while it runs."""
+        job: Job | None = self.app.jobs.get(self.key)
+        self.display = job is not None and not (self.hide_when_done and job.status == "done")
+        if job is None:
+            return
+        if job.running:
+            self._ticker.resume()
+        else:
+            self._ticker.pause()
+        mark = STATUS_MARKS.get(job.status, "")
+        self.query_one(".job-title", Label).update(f"{job.title} {mark}".rstrip())
+        bar = self.query_one(ProgressBar)
+        if job.fraction:
+            bar.update(total=1.0, progress=job.fraction)
+        elif job.status != "running":
+            bar.update(total=1.0, progress=1.0 if job.status == "done" else 0.0)
+        else:
+            bar.update(total=None)
+        self.query_one(".job-elapsed", Label).update(f"{job.elapsed(self.app.clock()):.1f} s")
+        self.query_one(".job-message", Label).update(job.message)
+        self.set_class(job.status == "failed", "-failed")
+        sparkline = self.query_one(Sparkline)
+        sparkline.display = len(job.losses) > 1
+        if len(job.losses) > 1 and list(sparkline.data or []) != job.losses:
+            sparkline.data = list(job.losses)

@@ -1,0 +1,132 @@
+"""As-you-type artist search: a box, and the best matches under it."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, OptionList
+from textual.widgets.option_list import Option
+
+from tui_recs.app.background import Background
+from tui_recs.app.widgets.textbox import TextBox
+
+if TYPE_CHECKING:
+    from tui_recs.search import Hit
+
+
+def _match_row(name: str, listeners: int) -> Table:
+    """A match: the name (cut with an ellipsis when long) and its listeners, right-aligned."""
+    row = Table.grid(expand=True)
+    row.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+    row.add_column(justify="right", style="dim", no_wrap=True)
+    row.add_row(name, f" {listeners:,}")
+    return row
+
+
+class ArtistSearch(Background, Vertical):
+    """A search box over every artist name, matches ranked by the core's NameIndex.
+
+    Matching runs in a thread worker, so typing never waits even while the fuzzy index of a
+    large catalogue is still being built. Typing stays in the box: Up and Down move the
+    highlight through the matches and Enter picks it (:class:`Picked` is posted).
+    """
+
+    BINDINGS = [
+        Binding("down", "move(1)", "Next match", show=False, id="search.next"),
+        Binding("up", "move(-1)", "Previous match", show=False, id="search.previous"),
+        Binding("pagedown", "move(10)", "Next page", show=False, id="search.next-page"),
+        Binding("pageup", "move(-10)", "Previous page", show=False, id="search.previous-page"),
+    ]
+    #: Matches listed under the box.
+    LIMIT = 40
+
+    class Picked(Message):
+        """The user chose an artist."""
+
+        def __init__(self, search: "ArtistSearch", item: int) -> None:
+            super().__init__()
+            self.search = search
+            self.item = item
+
+        @property
+        def control(self) -> "ArtistSearch":
+            return self.search
+
+    def __init__(self, placeholder: str = "Search artists…", *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._placeholder = placeholder
+        #: Enter was pressed before the newest matches arrived: pick when they do.
+        self._pick_when_shown = False
+
+    def compose(self) -> ComposeResult:
+        yield TextBox(self._placeholder)
+        yield OptionList(compact=True)
+
+    def on_mount(self) -> None:
+        self.search("")
+
+    @property
+    def box(self) -> Input:
+        return self.query_one(Input)
+
+    @property
+    def matches(self) -> OptionList:
+        return self.query_one(OptionList)
+
+    def search(self, query: str) -> None:
+        """Look ``query`` up in the background; the newest query's matches win."""
+        self.compute("matches", partial(self.app.names.search, query, self.LIMIT), self._show)
+
+    def _show(self, hits: list["Hit"]) -> None:
+        listeners = self.app.dataset.item_listeners
+        matches = self.matches
+        matches.clear_options()
+        matches.add_options(Option(_match_row(hit.name, int(listeners[hit.item])), id=str(hit.item))
+                            for hit in hits)
+        if hits:
+            matches.highlighted = 0
+        if self._pick_when_shown:
+            self._pick_when_shown = False
+            self._pick_highlighted()
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.search(event.value)
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.pending("matches"):
+            self._pick_when_shown = True
+        else:
+            self._pick_highlighted()
+
+    def _pick_highlighted(self) -> None:
+        matches = self.matches
+        if not matches.option_count:
+            self.app.notify(f"No artist matches {self.box.value!r}", severity="warning")
+            return
+        index = matches.highlighted if matches.highlighted is not None else 0
+        self._pick(matches.get_option_at_index(index))
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self._pick(event.option)
+
+    def _pick(self, option: Option) -> None:
+        self.post_message(self.Picked(self, int(option.id)))
+
+    def action_move(self, steps: int) -> None:
+        matches = self.matches
+        if matches.option_count:
+            current = matches.highlighted or 0
+            matches.highlighted = max(0, min(matches.option_count - 1, current + steps))
