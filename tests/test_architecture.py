@@ -36,3 +36,12 @@ def test_importing_the_core_does_not_load_heavy_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_command_line_starts_without_numpy():
+    """Parsing arguments loads no numerical library: ``--help`` and usage errors are instant,
+    and the app can still cap the BLAS threads before numpy starts its pool."""
+    code = ("import sys, tui_recs.cli; tui_recs.cli.build_parser().parse_args(['info']);"
+            "print('numpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

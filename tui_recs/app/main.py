@@ -173,16 +173,21 @@ class TuiRecsApp(App[int]):
                 store = ArtifactStore(resolve_cache_dir(self.cache_dir))
             names = NameIndex(dataset.item_names, dataset.item_listeners)
             listener_ids = IdIndex(dataset.user_ids.tolist())
-            dataset.typical_plays  # noqa: B018  (computed here, so that it never stalls the UI)
+            # Computed here (they hold the GIL for a while at 360K), never on the UI thread.
+            first_artist = int(dataset.top_items(1)[0]) if dataset.n_items else None
+            dataset.typical_plays  # noqa: B018
         except Exception as error:  # every failure becomes a message on screen, never a crash
             self.post_message(JobEnded(job, "failed", describe_error(error)))
             return
-        self.post_message(DataLoaded(job, dataset, names, listener_ids, store))
+        self.post_message(DataLoaded(job, dataset, names, listener_ids, store, first_artist))
         names.prepare()
 
     def on_data_loaded(self, message: DataLoaded) -> None:
         self.dataset, self.names, self.store = message.dataset, message.names, message.store
         self.listener_ids = message.listener_ids
+        self.history = History()
+        if message.first_artist is not None:
+            self.history.visit(message.first_artist)
         dataset = message.dataset
         message.job.finish("done", self.clock(), f"{dataset.n_users:,} listeners × "
                                                  f"{dataset.n_items:,} artists, {dataset.nnz:,} plays")

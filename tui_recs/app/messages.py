@@ -28,13 +28,16 @@ class DataLoaded(Message):
     """The dataset is loaded and its artist names are searchable."""
 
     def __init__(self, job: "Job", dataset: "Dataset", names: "NameIndex",
-                 listener_ids: "IdIndex", store: "ArtifactStore | None") -> None:
+                 listener_ids: "IdIndex", store: "ArtifactStore | None",
+                 first_artist: int | None) -> None:
         super().__init__()
         self.job = job
         self.dataset = dataset
         self.listener_ids = listener_ids
         self.store = store
         self.names = names
+        #: The most listened artist: the Artists view opens on it.
+        self.first_artist = first_artist
 
 
 class JobProgressed(Message):

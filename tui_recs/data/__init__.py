@@ -7,10 +7,12 @@ Heavy libraries (pandas, scipy) are imported inside the functions that need them
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tui_recs.data.dataset import Dataset
 from tui_recs.errors import DataError
+
+if TYPE_CHECKING:
+    from tui_recs.data.dataset import Dataset
 
 __all__ = ["Dataset", "DataError", "load", "demo", "FORMATS"]
 
@@ -18,14 +20,23 @@ __all__ = ["Dataset", "DataError", "load", "demo", "FORMATS"]
 FORMATS = ("lastfm-360k", "hetrec-2k", "csv")
 
 
-def load(path: str | Path, format: str = "auto", **options: Any) -> Dataset:
+def __getattr__(name: str) -> Any:
+    # Dataset (and numpy with it) loads on first use: the command line reads FORMATS at start.
+    if name == "Dataset":
+        from tui_recs.data.dataset import Dataset
+
+        return Dataset
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def load(path: str | Path, format: str = "auto", **options: Any) -> "Dataset":
     """Read listening data at ``path`` into a Dataset (see ``tui_recs.data.loaders``)."""
     from tui_recs.data.loaders import load as load_file
 
     return load_file(path, format=format, **options)
 
 
-def demo(**options: Any) -> Dataset:
+def demo(**options: Any) -> "Dataset":
     """The built-in synthetic dataset (see ``tui_recs.data.synthetic``)."""
     from tui_recs.data.synthetic import generate
 

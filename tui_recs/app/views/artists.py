@@ -41,8 +41,6 @@ class ArtistsScreen(ViewScreen):
 
     def refresh_view(self) -> None:
         app = self.app
-        if app.history.current is None:
-            app.history.visit(int(app.dataset.top_items(1)[0]))
         item = app.history.current
         key = (item, app.models_version, app.preferred)
         if key == self._shown:

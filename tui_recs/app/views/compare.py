@@ -52,8 +52,6 @@ class CompareScreen(ViewScreen):
         dataset = app.dataset
         left, right = app.compare_pair
         if app.compare_subject == "artist":
-            if app.history.current is None:
-                app.history.visit(int(dataset.top_items(1)[0]))
             subject = app.history.current
             title = f"Related to [b]{escape(str(dataset.item_names[subject]))}[/b]"
         else:

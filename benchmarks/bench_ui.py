@@ -1,0 +1,155 @@
+"""The app under load, measured headless (run by hand).
+
+    python benchmarks/bench_ui.py [--scale default|0.1|360k] [--data PATH] [--cache-dir DIR]
+
+Each run is a fresh process (imports included) driving the real app with Textual's Pilot:
+
+- ``first paint``: process start to the first frame (the loader starts right after it);
+- ``ready``: process start to every start-up model trained or loaded (from the cache: the
+  second run);
+- ``event-loop stalls``: a 10 ms timer on the UI thread records how late it fires while data
+  loads and models train; a stall is the UI frozen for that long (target: none over 100 ms);
+- ``keystroke``: a key typed into the artist search box to its matches on screen, while the
+  models train and again when they are ready (target ≤ 50 ms at 290K names).
+
+Two runs: the first with whatever the cache holds (cold if it is empty), the second from the
+cache. Targets are printed beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+
+CHILD = r"""
+import time
+started = time.perf_counter()
+import asyncio, json, statistics, sys
+from functools import partial
+
+from tui_recs.app import leave_a_core_for_the_ui
+leave_a_core_for_the_ui()
+from tui_recs.app.main import TuiRecsApp
+from tui_recs.app.widgets.search import ArtistSearch
+
+options = json.loads(sys.argv[1])
+factory = None
+if options["data"] is None:
+    from tui_recs.data.store import open_dataset
+    from tui_recs.data.synthetic import scale_options
+    factory = partial(open_dataset, None, cache_dir=options["cache_dir"],
+                      **scale_options(options["scale"]))
+app = TuiRecsApp(options["data"], cache_dir=options["cache_dir"], dataset_factory=factory,
+                 cursor_blink=False)
+TICK = 0.01
+stalls = []          # (seconds late, what was running)
+keystrokes = {"training": [], "ready": []}
+
+
+def running():
+    return ",".join(job.key for job in app.jobs.values() if job.running) or "idle"
+
+
+async def type_query(pilot, query, phase):
+    search = app.screen.query_one(ArtistSearch)
+    search.box.focus()
+    search.box.value = ""
+    await pilot.pause()
+    for char in query:
+        pressed = time.perf_counter()
+        search.box.insert_text_at_cursor(char)  # as a key press does, without Pilot's waits
+        await asyncio.sleep(0)
+        while search.pending("matches"):
+            await asyncio.sleep(0.0005)
+        keystrokes[phase].append((time.perf_counter() - pressed) * 1000)
+
+
+async def main():
+    result = {}
+    async with app.run_test(size=(120, 40), headless=True) as pilot:
+        while "data" not in app.jobs:
+            await asyncio.sleep(0.001)
+        result["first_paint_s"] = time.perf_counter() - started
+        last = time.perf_counter()
+
+        def tick():
+            nonlocal last
+            now = time.perf_counter()
+            late = now - last - TICK
+            if late > 0.05:
+                stalls.append((late, running()))
+            last = now
+
+        app.set_interval(TICK, tick)
+        while app.dataset is None:
+            await asyncio.sleep(0.01)
+        result["data_s"] = time.perf_counter() - started
+        names = app.dataset.item_names
+        query = str(names[int(app.dataset.top_items(3)[2])])[:8].lower()
+        if any(job.running for job in app.jobs.values()):
+            app.explore()
+            await pilot.pause()
+            await type_query(pilot, query, "training")
+        while any(job.running for job in app.jobs.values()):
+            await asyncio.sleep(0.01)
+        result["ready_s"] = time.perf_counter() - started
+        await pilot.pause(0.2)
+        await type_query(pilot, query, "ready")
+        result["trained"] = {key: job.message for key, job in app.jobs.items()}
+        result["artists"] = app.dataset.n_items
+        result["query"] = query
+    result["stalls"] = sorted(stalls, reverse=True)
+    result["keystrokes"] = keystrokes
+    print(json.dumps(result))
+
+
+asyncio.run(main())
+"""
+
+
+def run(options: dict) -> dict:
+    completed = subprocess.run([sys.executable, "-c", CHILD, json.dumps(options)],
+                               capture_output=True, text=True)
+    if completed.returncode:
+        sys.exit(f"bench_ui: the app run failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+def report(title: str, result: dict) -> None:
+    stalls = result["stalls"]
+    print(f"{title}: {result['artists']:,} artists; typed {result['query']!r}")
+    print(f"  first paint  {result['first_paint_s']:6.2f} s   (target ≤ 1.0)")
+    print(f"  data loaded  {result['data_s']:6.2f} s")
+    print(f"  ready        {result['ready_s']:6.2f} s   (from the cache: target ≤ 1.5)")
+    for phase, times in result["keystrokes"].items():
+        if times:
+            print(f"  keystroke while {phase:8s} p50 {percentile(times, 0.5):6.1f} ms, "
+                  f"max {max(times):6.1f} ms   (target ≤ 50)")
+    over = [late for late, _ in stalls if late > 0.1]
+    worst = ", ".join(f"{late * 1000:.0f} ms ({what})" for late, what in stalls[:5]) or "none"
+    print(f"  stalls > 50 ms: {len(stalls)}, > 100 ms: {len(over)} (target 0); worst: {worst}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", default="default", help="demo data scale (default|0.1|360k)")
+    parser.add_argument("--data", help="a data file instead of the demo data")
+    parser.add_argument("--cache-dir", help="the cache to use (default: a new temporary one)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-ui-") as temporary:
+        options = {"scale": args.scale, "data": args.data,
+                   "cache_dir": args.cache_dir or temporary}
+        report("first run", run(options))
+        report("second run (from the cache)", run(options))
+
+
+if __name__ == "__main__":
+    main()
