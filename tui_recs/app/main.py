@@ -21,7 +21,7 @@ from tui_recs.app.commands import ActionCommands, ArtistCommands, ListenerComman
 from tui_recs.app.config import Config, default_config_path
 from tui_recs.app.help import HelpScreen
 from tui_recs.app.messages import (DataLoaded, EvaluationDone, JobEnded, JobProgressed, ModelReady,
-                                   describe_error)
+                                   NamesIndexed, describe_error)
 from tui_recs.app.state import VIEWS, History, Job, model_title
 from tui_recs.app.views.artists import ArtistsScreen
 from tui_recs.app.views.compare import CompareScreen
@@ -69,6 +69,8 @@ class TuiRecsApp(App[int]):
     models_version: reactive[int] = reactive(0)
     #: Bumped whenever a job starts, reports progress or ends; progress widgets follow it.
     jobs_version: reactive[int] = reactive(0)
+    #: Bumped when artist names and listener ids become searchable (after the data loads).
+    names_version: reactive[int] = reactive(0)
 
     def __init__(self, data: str | Path | None = None, format: str = "auto",
                  cache_dir: str | Path | None = None, use_cache: bool = True, *,
@@ -171,20 +173,24 @@ class TuiRecsApp(App[int]):
                 from tui_recs.cache import ArtifactStore, resolve_cache_dir
 
                 store = ArtifactStore(resolve_cache_dir(self.cache_dir))
-            names = NameIndex(dataset.item_names, dataset.item_listeners)
-            listener_ids = IdIndex(dataset.user_ids.tolist())
-            # Computed here (they hold the GIL for a while at 360K), never on the UI thread.
+            # Here, not on the UI thread: it holds the GIL for a while at 360K.
             first_artist = int(dataset.top_items(1)[0]) if dataset.n_items else None
-            dataset.typical_plays  # noqa: B018
         except Exception as error:  # every failure becomes a message on screen, never a crash
             self.post_message(JobEnded(job, "failed", describe_error(error)))
             return
-        self.post_message(DataLoaded(job, dataset, names, listener_ids, store, first_artist))
+        # The models start loading (or training) while the names are indexed.
+        self.post_message(DataLoaded(job, dataset, store, first_artist))
+        names = NameIndex(dataset.item_names, dataset.item_listeners)
+        self.post_message(NamesIndexed(names, IdIndex(dataset.user_ids.tolist())))
         names.prepare()
 
+    def on_names_indexed(self, message: NamesIndexed) -> None:
+        self.names, self.listener_ids = message.names, message.listener_ids
+        self.names_version += 1
+
     def on_data_loaded(self, message: DataLoaded) -> None:
-        self.dataset, self.names, self.store = message.dataset, message.names, message.store
-        self.listener_ids = message.listener_ids
+        self.dataset, self.store = message.dataset, message.store
+        self.names = self.listener_ids = None
         self.history = History()
         if message.first_artist is not None:
             self.history.visit(message.first_artist)

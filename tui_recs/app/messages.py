@@ -25,19 +25,25 @@ def describe_error(error: BaseException) -> str:
 
 
 class DataLoaded(Message):
-    """The dataset is loaded and its artist names are searchable."""
+    """The dataset is loaded (its names are indexed next: :class:`NamesIndexed`)."""
 
-    def __init__(self, job: "Job", dataset: "Dataset", names: "NameIndex",
-                 listener_ids: "IdIndex", store: "ArtifactStore | None",
+    def __init__(self, job: "Job", dataset: "Dataset", store: "ArtifactStore | None",
                  first_artist: int | None) -> None:
         super().__init__()
         self.job = job
         self.dataset = dataset
-        self.listener_ids = listener_ids
         self.store = store
-        self.names = names
         #: The most listened artist: the Artists view opens on it.
         self.first_artist = first_artist
+
+
+class NamesIndexed(Message):
+    """Artist names and listener ids of the loaded dataset are searchable."""
+
+    def __init__(self, names: "NameIndex", listener_ids: "IdIndex") -> None:
+        super().__init__()
+        self.names = names
+        self.listener_ids = listener_ids
 
 
 class JobProgressed(Message):

@@ -191,7 +191,8 @@ class FactorModel(Recommender):
         factors = self._require_fitted()
         cached = self.__dict__.get("_normalized")
         if cached is None or cached[0] is not factors:
-            norms = np.linalg.norm(factors, axis=1, keepdims=True)
+            # einsum: no items × f temporary (norm() squares into one: 0.1 s at 290K artists)
+            norms = np.sqrt(np.einsum("ij,ij->i", factors, factors))[:, None]
             normalized = np.divide(factors, norms, out=np.zeros_like(factors), where=norms > 0)
             cached = (factors, normalized.astype(np.float32, copy=False))
             self.__dict__["_normalized"] = cached

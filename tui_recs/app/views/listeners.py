@@ -184,6 +184,9 @@ class ListenersScreen(ViewScreen):
 
     @on(Input.Submitted, "#listener-id")
     def _find(self, event: Input.Submitted) -> None:
+        if self.app.listener_ids is None:
+            self.notify("Listener ids are still being indexed: try again in a moment")
+            return
         user = self.ask(self.app.listener_ids.resolve, event.value)
         if user is None:
             return

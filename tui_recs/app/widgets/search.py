@@ -73,7 +73,8 @@ class ArtistSearch(Background, Vertical):
         yield OptionList(compact=True)
 
     def on_mount(self) -> None:
-        self.search("")
+        # Runs now, and again once the names are indexed (a moment after the data loads).
+        self.watch(self.app, "names_version", lambda: self.search(self.box.value))
 
     @property
     def box(self) -> Input:
@@ -85,6 +86,12 @@ class ArtistSearch(Background, Vertical):
 
     def search(self, query: str) -> None:
         """Look ``query`` up in the background; the newest query's matches win."""
+        if self.app.names is None:
+            self.discard("matches")
+            self.matches.clear_options()
+            self.matches.add_option(Option(Content.styled("indexing artist names…", "dim"),
+                                           disabled=True))
+            return
         self.compute("matches", partial(self.app.names.search, query, self.LIMIT), self._show)
 
     def on_resize(self) -> None:
@@ -118,6 +125,9 @@ class ArtistSearch(Background, Vertical):
 
     def _pick_highlighted(self) -> None:
         matches = self.matches
+        if self.app.names is None:
+            self.app.notify("Artist names are still being indexed: try again in a moment")
+            return
         if not matches.option_count:
             self.app.notify(f"No artist matches {self.box.value!r}", severity="warning")
             return
