@@ -117,6 +117,8 @@ class ViewScreen(Background, Screen):
     VIEW: ClassVar[str]
     #: What was last drawn (subject, models version...): refresh_view skips when unchanged.
     _shown: tuple | None = None
+    #: Set once the view's widgets are all mounted.
+    _composed = False
 
     def compose(self) -> ComposeResult:
         yield ViewBar(self.VIEW)
@@ -128,20 +130,24 @@ class ViewScreen(Background, Screen):
         raise NotImplementedError
 
     def on_mount(self) -> None:
-        self.watch(self.app, "models_version", self._models_changed, init=False)
-        self.watch(self.app, "preferred", self._models_changed, init=False)
-
-    def _models_changed(self) -> None:
-        if self.is_current:
-            self.refresh_view()
+        self.watch(self.app, "models_version", self._redraw, init=False)
+        self.watch(self.app, "preferred", self._redraw, init=False)
+        self._composed = True
+        self.call_after_refresh(self._redraw)
 
     def on_screen_resume(self) -> None:
-        self.refresh_view()
+        self._redraw()
 
     def on_resize(self) -> None:
         # Table columns are sized to the width: draw again at the new size.
         self._shown = None
-        self.call_after_refresh(self.refresh_view)
+        self.call_after_refresh(self._redraw)
+
+    def _redraw(self) -> None:
+        # A view first made current may be resumed before its widgets are all mounted (it
+        # crashed so when the loading view gave way just as the app quit); on_mount draws then.
+        if self._composed and self.is_current and self.is_parent_active:
+            self.refresh_view()
 
     def refresh_view(self) -> None:
         """Draw from the app's state; cheap when nothing this view shows has changed."""
