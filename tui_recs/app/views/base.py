@@ -144,9 +144,9 @@ class ViewScreen(Background, Screen):
         self.call_after_refresh(self._redraw)
 
     def _redraw(self) -> None:
-        # A view first made current may be resumed before its widgets are all mounted (it
-        # crashed so when the loading view gave way just as the app quit); on_mount draws then.
-        if self._composed and self.is_current and self.is_parent_active:
+        # Not before the widgets are all mounted (on_mount draws then), nor while the app
+        # shuts down and removes them (quitting as the loading view gave way crashed here).
+        if self._composed and self.is_current and self.app.is_running:
             self.refresh_view()
 
     def refresh_view(self) -> None:
