@@ -63,6 +63,9 @@ def test_save_and_load_round_trip(tmp_path):
         assert loaded.item_meta["mbid"].tolist() == ["m0", "", "m2"]
         assert loaded.fingerprint == dataset.fingerprint
         assert loaded.dropped == {"bad rows": 1} and loaded.source == "test"
+        assert "item_plays" in loaded.__dict__, "the totals are read back, not counted again"
+        assert loaded.item_plays.tolist() == dataset.item_plays.tolist()
+        assert loaded.item_listeners.tolist() == dataset.item_listeners.tolist()
 
 
 def test_mismatched_ids_are_rejected():

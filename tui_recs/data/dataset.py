@@ -16,6 +16,8 @@ if TYPE_CHECKING:  # scipy is imported lazily: it is not needed to show a help t
 
 #: Bumped whenever the on-disk layout written by :meth:`Dataset.save` changes.
 STORAGE_VERSION = 1
+#: Cached per-artist totals that :meth:`Dataset.save` stores beside the matrix.
+SAVED_TOTALS = ("item_listeners", "item_plays")
 
 
 def _join_names(names: np.ndarray) -> bytes:
@@ -216,6 +218,8 @@ class Dataset:
             "item_ids": np.frombuffer(_join_names(self.item_ids), dtype=np.uint8),
             "item_names": np.frombuffer(_join_names(self.item_names), dtype=np.uint8),
         }
+        # Per-artist totals, so that a warm start need not count 17M plays again.
+        arrays.update({name: getattr(self, name) for name in SAVED_TOTALS})
         for key, values in self.item_meta.items():
             arrays[f"meta.{key}"] = np.frombuffer(_join_names(np.asarray(values, dtype=object)),
                                                   dtype=np.uint8)
@@ -258,4 +262,7 @@ class Dataset:
             dropped=info["dropped"],
         )
         dataset.__dict__["fingerprint"] = info["fingerprint"]
+        for name in SAVED_TOTALS:  # absent from entries written before they were saved
+            if (directory / f"{name}.npy").exists():
+                dataset.__dict__[name] = array(name)
         return dataset
