@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tui_recs.app.main import TuiRecsApp
+from tui_recs.app.state import VIEWS
 from tui_recs.app.widgets.textbox import TextBox
 
 #: Small and fast: a few ALS iterations on one thread (deterministic for snapshots).
@@ -339,6 +340,29 @@ async def test_compare_stacks_the_lists_on_a_narrow_terminal(root):
         drawing = str(graph.render())
         assert drawing.index("ALS") < drawing.index("LSA")  # one list above the other
         assert "→" in drawing or "×" in drawing
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 50)])
+async def test_lists_fit_their_width_at_every_size(root, size):
+    """No column pushed out of sight, whatever the breakpoint docks beside the tables."""
+    app = make_app(root)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "2")
+        await quiet(pilot)
+        await pilot.press("1")
+        await quiet(pilot)
+        for view, ids in (("artists", ["#related"]), ("listeners", ["#history", "#recommended"])):
+            await pilot.press(str(list(VIEWS).index(view) + 1))
+            await quiet(pilot)
+            for table_id in ids:
+                table = app.screen.query_one(table_id)
+                used = sum(column.get_render_width(table) for column in table.columns.values())
+                assert 0 < used <= table.scrollable_content_region.width, (view, table_id)
+        await pilot.press("1")
+        matches = app.screen.query_one("MatchList")
+        first = matches.get_option_at_index(0).prompt.plain
+        assert len(first) == matches.scrollable_content_region.width and first[-1].isdigit()
 
 
 def test_slopegraph_lines_never_share_a_cell():

@@ -72,3 +72,15 @@ def test_mismatched_ids_are_rejected():
     dataset = small()
     with pytest.raises(ValueError, match="user_ids has 2 entries for 3 users"):
         Dataset(dataset.user_items, dataset.user_ids[:2], dataset.item_ids, dataset.item_names)
+
+
+def test_top_listeners_of_an_artist():
+    import scipy.sparse as sp
+
+    plays = sp.csr_matrix(np.array([[5, 0, 1], [0, 0, 9], [7, 2, 0], [5, 0, 0]], dtype=np.float32))
+    dataset = Dataset(plays, np.array(["a", "b", "c", "d"], dtype=object),
+                      np.array(["x", "y", "z"], dtype=object), np.array(["X", "Y", "Z"], dtype=object))
+    rows, counts = dataset.top_listeners(0, 5)
+    assert rows.tolist() == [2, 0, 3] and counts.tolist() == [7, 5, 5]  # ties: lower row first
+    assert dataset.top_listeners(2, 1)[0].tolist() == [1]
+    assert dataset.top_listeners(1, 0)[0].tolist() == []

@@ -185,6 +185,16 @@ class Dataset:
         order = np.lexsort((-self.item_plays, -self.item_listeners))
         return order[:n]
 
+    def top_listeners(self, item: int, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, plays), each (≤ n,): the listeners who played artist ``item`` most, most
+        first (ties: lower row first). One pass over the stored pairs: ~10 ms at 17M plays."""
+        matrix = self.user_items
+        positions = np.flatnonzero(matrix.indices == item)
+        rows = np.searchsorted(matrix.indptr, positions, side="right") - 1
+        plays = np.asarray(matrix.data[positions])
+        order = np.argsort(-plays, kind="stable")[:n]
+        return rows[order], plays[order]
+
     def summary(self, top: int = 10) -> dict:
         """A JSON-ready description (used by ``tui-recs info``)."""
         return {

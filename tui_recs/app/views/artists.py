@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Iterable
 
 from textual import on
@@ -12,7 +13,8 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from tui_recs.app.state import model_title
-from tui_recs.app.views.base import ViewScreen, fill_table, format_score, lookup_label
+from tui_recs.app.views.base import ViewScreen, format_score, lookup_label
+from tui_recs.app.widgets.fitted import FittedTable
 from tui_recs.app.widgets.search import ArtistSearch
 
 
@@ -30,6 +32,8 @@ class ArtistsScreen(ViewScreen):
     ]
     #: Related artists listed.
     RELATED = 20
+    #: Listeners listed beside an artist (most plays first).
+    TOP_LISTENERS = 12
 
     def compose_body(self) -> Iterable[Widget]:
         with Horizontal(id="artists-body", classes="view-body"):
@@ -37,7 +41,7 @@ class ArtistsScreen(ViewScreen):
             with Vertical(id="artist-main"):
                 yield Static(id="artist-info")
                 yield Static(id="related-title", classes="section-title")
-                yield DataTable(id="related", cursor_type="row", zebra_stripes=True)
+                yield FittedTable(id="related", cursor_type="row", zebra_stripes=True)
 
     def refresh_view(self) -> None:
         app = self.app
@@ -60,6 +64,17 @@ class ArtistsScreen(ViewScreen):
         lines += [f"[dim]{escape(key)}:[/dim] {escape(str(values[item]))}"
                   for key, values in dataset.item_meta.items() if str(values[item])]
         self.query_one("#artist-info", Static).update("\n".join(lines))
+        self.compute("listeners", partial(dataset.top_listeners, item, self.TOP_LISTENERS),
+                     partial(self._show_listeners, lines))
+
+    def _show_listeners(self, lines: list[str], found: tuple) -> None:
+        """The artist's top listeners under its facts (seen where the panel is tall enough)."""
+        dataset = self.app.dataset
+        rows, plays = found
+        listed = [f"{escape(str(dataset.user_ids[row]))} [dim]{count:,.0f}[/dim]"
+                  for row, count in zip(rows.tolist(), plays.tolist())]
+        self.query_one("#artist-info", Static).update(
+            "\n".join([*lines, "", "[b]Top listeners[/b] [dim](plays)[/dim]", *listed]))
 
     def _show_related(self, item: int) -> None:
         app = self.app
@@ -78,8 +93,8 @@ class ArtistsScreen(ViewScreen):
             (str(other), (str(rank), str(dataset.item_names[other]), format_score(score),
                           f"{int(dataset.item_listeners[other]):,}"))
             for rank, (other, score) in enumerate(zip(*(part.tolist() for part in found)), start=1)]
-        fill_table(self.query_one("#related", DataTable),
-                   [("#", 3), ("artist", None), ("similarity", 10), ("listeners", 9)], rows)
+        self.query_one("#related", FittedTable).fill(
+            [("#", 3), ("artist", None), ("similarity", 10), ("listeners", 9)], rows)
 
     @on(ArtistSearch.Picked)
     def _picked(self, event: ArtistSearch.Picked) -> None:

@@ -3,14 +3,14 @@ and re-drawing from the app's state when it is shown or when the models change."
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Iterable, Sequence, TypeVar
+from typing import Any, Callable, ClassVar, Iterable, TypeVar
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.markup import escape
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Static
 
 from tui_recs.app.background import Background
 from tui_recs.app.state import VIEWS, model_title
@@ -23,32 +23,6 @@ T = TypeVar("T")
 def format_score(score: float) -> str:
     """Cosines and dot products with 3 decimals; large scores (popularity counts) as integers."""
     return f"{score:.3f}" if abs(score) < 100 else f"{score:,.0f}"
-
-
-#: Width given to a table's flexible column before the table has been laid out.
-DEFAULT_FLEXIBLE_WIDTH = 24
-
-
-def fit(text: str, width: int) -> str:
-    """``text``, cut with an ellipsis if it is longer than ``width``."""
-    return text if len(text) <= width else text[:max(0, width - 1)] + "…"
-
-
-def fill_table(table: DataTable, columns: Sequence[tuple[str, int | None]],
-               rows: Iterable[tuple[str, Sequence[str]]]) -> None:
-    """Replace ``table``'s columns and rows. Each column is (heading, width); the one with width
-    None takes the room the others leave (its cells cut with an ellipsis), so that a table
-    never needs sideways scrolling. Rows are (key, cells)."""
-    padding = 2 * table.cell_padding
-    fixed = sum(width + padding for _, width in columns if width is not None)
-    room = table.scrollable_content_region.width
-    flexible = max(8, room - fixed - padding - 1) if room else DEFAULT_FLEXIBLE_WIDTH
-    widths = [flexible if width is None else width for _, width in columns]
-    table.clear(columns=True)
-    for (heading, _), width in zip(columns, widths):
-        table.add_column(heading, width=width, key=heading)
-    for key, cells in rows:
-        table.add_row(*(fit(cell, width) for cell, width in zip(cells, widths)), key=key)
 
 
 def lookup_label(ready: Any) -> str:
@@ -137,11 +111,6 @@ class ViewScreen(Background, Screen):
 
     def on_screen_resume(self) -> None:
         self._redraw()
-
-    def on_resize(self) -> None:
-        # Table columns are sized to the width: draw again at the new size.
-        self._shown = None
-        self.call_after_refresh(self._redraw)
 
     def _redraw(self) -> None:
         # Not before the widgets are all mounted (on_mount draws then), nor while the app

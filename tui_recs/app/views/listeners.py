@@ -13,7 +13,8 @@ from textual.widget import Widget
 from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
 from tui_recs.app.state import model_title
-from tui_recs.app.views.base import ViewScreen, fill_table, fit, format_score
+from tui_recs.app.views.base import ViewScreen, format_score
+from tui_recs.app.widgets.fitted import FittedTable, fit
 from tui_recs.app.widgets.search import ArtistSearch
 from tui_recs.app.widgets.textbox import TextBox
 
@@ -52,14 +53,14 @@ class ListenersScreen(ViewScreen):
                 with ContentSwitcher(initial="history-pane", id="left-pane"):
                     with Vertical(id="history-pane"):
                         yield Static(id="history-title", classes="section-title")
-                        yield DataTable(id="history", cursor_type="row", zebra_stripes=True)
+                        yield FittedTable(id="history", cursor_type="row", zebra_stripes=True)
                     with Vertical(id="picker-pane"):
                         yield ArtistSearch("Add an artist you like…", id="pick-search")
                         yield Static(id="picks-title", classes="section-title")
-                        yield DataTable(id="picks", cursor_type="row")
+                        yield FittedTable(id="picks", cursor_type="row")
                 with Vertical(id="recs-pane"):
                     yield Static(id="recs-title", classes="section-title")
-                    yield DataTable(id="recommended", cursor_type="row", zebra_stripes=True)
+                    yield FittedTable(id="recommended", cursor_type="row", zebra_stripes=True)
             yield Static(id="explanation")
 
     # --------------------------------------------------------------------------- drawing
@@ -91,8 +92,8 @@ class ListenersScreen(ViewScreen):
             f" [b]{escape(str(dataset.user_ids[user]))}[/b] · {row.nnz:,} artists, "
             f"{row.data.sum():,.0f} plays")
         self.query_one("#history-title", Static).update("Top artists")
-        fill_table(self.query_one("#history", DataTable), [("#", 3), ("artist", None), ("plays", 7)],
-                   [(str(row.indices[index]), (str(rank), str(dataset.item_names[row.indices[index]]),
+        self.query_one("#history", FittedTable).fill(
+            [("#", 3), ("artist", None), ("plays", 7)], [(str(row.indices[index]), (str(rank), str(dataset.item_names[row.indices[index]]),
                                                f"{row.data[index]:,.0f}"))
                     for rank, index in enumerate(order[:self.ROWS].tolist(), start=1)])
         ready, note = app.answering_model()
@@ -108,8 +109,8 @@ class ListenersScreen(ViewScreen):
             "[dim](n: back to the data's listeners)[/dim]")
         self.query_one("#picks-title", Static).update(
             "Your artists [dim](del removes)[/dim]" if app.picks else "Pick a few artists you like")
-        fill_table(self.query_one("#picks", DataTable), [("artist", None), ("listeners", 9)],
-                   [(str(item), (str(dataset.item_names[item]),
+        self.query_one("#picks", FittedTable).fill(
+            [("artist", None), ("listeners", 9)], [(str(item), (str(dataset.item_names[item]),
                                  f"{int(dataset.item_listeners[item]):,}")) for item in app.picks])
         ready, note = app.answering_model()
         if ready is None or not app.picks:
@@ -122,14 +123,14 @@ class ListenersScreen(ViewScreen):
     def _show_recommendations(self, ready: "ReadyModel | None", note: str, found: tuple | None,
                               title: str) -> None:
         dataset = self.app.dataset
-        table = self.query_one("#recommended", DataTable)
+        table = self.query_one("#recommended", FittedTable)
         header = self.query_one("#recs-title", Static)
         if ready is None:
             header.update(f"{title} — {note}")
         else:
             note = f" [dim]({escape(note)})[/dim]" if note else ""
             header.update(f"{title} · {model_title(ready.name)}{note}")
-        fill_table(table, [("#", 3), ("artist", None), ("score", 7)], [] if found is None else [
+        table.fill([("#", 3), ("artist", None), ("score", 7)], [] if found is None else [
             (str(item), (str(rank), str(dataset.item_names[item]), format_score(score)))
             for rank, (item, score) in enumerate(zip(*(part.tolist() for part in found)), start=1)])
         if not table.row_count:  # (otherwise the table's RowHighlighted explains its first row)
@@ -168,8 +169,8 @@ class ListenersScreen(ViewScreen):
         for other, contribution in zip(items.tolist(), contributions.tolist()):
             share = contribution / total if total > 0 else 0.0
             bar = "█" * max(0, round(contribution / largest * BAR))
-            name = fit(str(dataset.item_names[other]), NAME)
-            lines.append(f"  {escape(name)}{' ' * (NAME - len(name))} "
+            name = fit(str(dataset.item_names[other]), NAME, pad=True)
+            lines.append(f"  {escape(name)} "
                          f"[$accent]{bar:<{BAR}}[/] {share:>4.0%}")
         self.query_one("#explanation", Static).update("\n".join(lines))
 

@@ -9,28 +9,16 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.content import Content
 from textual.message import Message
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
 from tui_recs.app.background import Background
+from tui_recs.app.widgets.fitted import MatchList
 from tui_recs.app.widgets.textbox import TextBox
 
 if TYPE_CHECKING:
     from tui_recs.search import Hit
-
-
-#: Width of the match list before it has been laid out.
-DEFAULT_WIDTH = 30
-
-
-def _match_row(name: str, listeners: int, width: int) -> Content:
-    """A match in ``width`` cells: the name (cut with an ellipsis when long), then its
-    listeners, right-aligned. Plain Content: a Rich table per row took ~50 ms a frame."""
-    count = f" {listeners:,}"
-    label = Content(name).truncate(max(4, width - len(count)), ellipsis=True, pad=True)
-    return Content.assemble(label, (count, "dim"))
 
 
 class ArtistSearch(Background, Vertical):
@@ -70,7 +58,7 @@ class ArtistSearch(Background, Vertical):
 
     def compose(self) -> ComposeResult:
         yield TextBox(self._placeholder)
-        yield OptionList(compact=True)
+        yield MatchList()
 
     def on_mount(self) -> None:
         # Runs now, and again once the names are indexed (a moment after the data loads).
@@ -81,31 +69,20 @@ class ArtistSearch(Background, Vertical):
         return self.query_one(Input)
 
     @property
-    def matches(self) -> OptionList:
-        return self.query_one(OptionList)
+    def matches(self) -> MatchList:
+        return self.query_one(MatchList)
 
     def search(self, query: str) -> None:
         """Look ``query`` up in the background; the newest query's matches win."""
         if self.app.names is None:
             self.discard("matches")
-            self.matches.clear_options()
-            self.matches.add_option(Option(Content.styled("indexing artist names…", "dim"),
-                                           disabled=True))
+            self.matches.show_note("indexing artist names…")
             return
         self.compute("matches", partial(self.app.names.search, query, self.LIMIT), self._show)
 
-    def on_resize(self) -> None:
-        self.search(self.box.value)  # the rows are laid out for the list's width
-
     def _show(self, hits: list["Hit"]) -> None:
         listeners = self.app.dataset.item_listeners
-        matches = self.matches
-        width = matches.scrollable_content_region.width or DEFAULT_WIDTH
-        matches.clear_options()
-        matches.add_options(Option(_match_row(hit.name, int(listeners[hit.item]), width),
-                                   id=str(hit.item)) for hit in hits)
-        if hits:
-            matches.highlighted = 0
+        self.matches.show([(hit.item, hit.name, int(listeners[hit.item])) for hit in hits])
         if self._pick_when_shown:
             self._pick_when_shown = False
             self._pick_highlighted()

@@ -17,6 +17,8 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
+from tui_recs.app.widgets.fitted import fit
+
 if TYPE_CHECKING:
     from tui_recs.compare import Comparison
 
@@ -111,15 +113,6 @@ def draw_links(comparison: "Comparison", width: int) -> list[list[Cell]] | None:
     return [[column[row] for column in columns] for row in range(n)]
 
 
-def _fit(text: str, width: int) -> str:
-    """``text`` cut with an ellipsis or padded to exactly ``width`` cells."""
-    if width <= 0:
-        return ""
-    if len(text) > width:
-        return text[:max(0, width - 1)] + "…"
-    return text.ljust(width)
-
-
 class Slopegraph(Widget):
     """Two ranked lists of artists with the rank changes between them."""
 
@@ -200,7 +193,7 @@ class Slopegraph(Widget):
             text.append(" " * width)
             return
         text.append(f"{rank:>2} ", self._style("rank"))
-        text.append(_fit(self._names.get(item, str(item)), width - 3),
+        text.append(fit(self._names.get(item, str(item)), width - 3, pad=True),
                     self._style("only") if only else Style())
 
     def _legend(self, text: Text) -> None:
@@ -212,8 +205,8 @@ class Slopegraph(Widget):
         shared = set(comparison.left) & set(comparison.right)
         text = Text(no_wrap=True, overflow="crop")
         left_title, right_title = self._titles
-        text.append(_fit(left_title, label_width + len(grid[0]) + 2), self._style("title"))
-        text.append(_fit(right_title, label_width), self._style("title"))
+        text.append(fit(left_title, label_width + len(grid[0]) + 2, pad=True), self._style("title"))
+        text.append(fit(right_title, label_width, pad=True), self._style("title"))
         for row in range(comparison.n):
             left = comparison.left[row] if row < len(comparison.left) else None
             right = comparison.right[row] if row < len(comparison.right) else None
@@ -240,7 +233,7 @@ class Slopegraph(Widget):
                 (right_title, comparison.right, left_rank, "←", ADDED)):
             if text:
                 text.append("\n")
-            text.append(_fit(title, width), self._style("title"))
+            text.append(fit(title, width, pad=True), self._style("title"))
             for rank, item in enumerate(items, start=1):
                 elsewhere = other.get(item)
                 text.append("\n")

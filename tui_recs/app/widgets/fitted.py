@@ -1,0 +1,111 @@
+"""Lists that fit their width: a table whose one flexible column takes the room the others
+leave, and the search matches (name, then listeners right-aligned). Both lay their rows out
+again when their own width changes, e.g. when a breakpoint docks a side panel beside them:
+they never need sideways scrolling and never hide a column."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from rich.cells import cell_len, set_cell_size
+from textual.content import Content
+from textual.widgets import DataTable, OptionList
+from textual.widgets.option_list import Option
+
+#: Width assumed before the widget has been laid out.
+DEFAULT_WIDTH = 30
+#: A flexible column is never narrower than this.
+MIN_FLEXIBLE = 8
+
+
+def fit(text: str, width: int, pad: bool = False) -> str:
+    """``text`` in at most ``width`` terminal cells (wide characters count two), cut with an
+    ellipsis when longer; with ``pad``, padded with spaces to exactly ``width``."""
+    if width <= 0:
+        return ""
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    return set_cell_size(text, width) if pad else text
+
+
+class FittedTable(DataTable):
+    """A DataTable filled with :meth:`fill`: columns are (heading, width), and the one with
+    width None takes the room the others leave (its cells cut with an ellipsis)."""
+
+    # The room for the scrollbar is kept whether or not it shows: a scrollbar appearing
+    # changes no size (no resize event), so it must not change the width rows are laid out for.
+    DEFAULT_CSS = "FittedTable { scrollbar-gutter: stable; }"
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        self._columns: list[tuple[str, int | None]] = []
+        self._rows: list[tuple[str, Sequence[str]]] = []
+        self._laid_out_for = -1
+
+    def fill(self, columns: Sequence[tuple[str, int | None]],
+             rows: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """Replace the columns and the rows; rows are (key, cells), cursor back at the top."""
+        self._columns, self._rows = list(columns), list(rows)
+        self._lay_out(keep_cursor=False)
+
+    def on_resize(self) -> None:
+        if self._columns and self.scrollable_content_region.width != self._laid_out_for:
+            self._lay_out(keep_cursor=True)
+
+    def _lay_out(self, keep_cursor: bool) -> None:
+        room = self.scrollable_content_region.width
+        self._laid_out_for = room
+        padding = 2 * self.cell_padding
+        fixed = sum(width + padding for _, width in self._columns if width is not None)
+        flexible = max(MIN_FLEXIBLE, room - fixed - padding - 1) if room else DEFAULT_WIDTH
+        widths = [flexible if width is None else width for _, width in self._columns]
+        cursor = self.cursor_row
+        self.clear(columns=True)
+        for (heading, _), width in zip(self._columns, widths):
+            self.add_column(heading, width=width, key=heading)
+        for key, cells in self._rows:
+            self.add_row(*(fit(cell, width) for cell, width in zip(cells, widths)), key=key)
+        if keep_cursor and self.row_count:
+            self.move_cursor(row=min(cursor, self.row_count - 1), animate=False)
+
+
+class MatchList(OptionList):
+    """Search matches, each a name and its listeners, right-aligned; option ids are the
+    artists' positions."""
+
+    DEFAULT_CSS = "MatchList { scrollbar-gutter: stable; }"  # see FittedTable
+
+    def __init__(self) -> None:
+        super().__init__(compact=True)
+        self._matches: list[tuple[int, str, int]] = []
+        self._laid_out_for = -1
+
+    def show(self, matches: Sequence[tuple[int, str, int]]) -> None:
+        """Replace the options with (item, name, listeners) matches, the first highlighted."""
+        self._matches = list(matches)
+        self._lay_out(highlighted=0)
+
+    def show_note(self, note: str) -> None:
+        """One dim line that cannot be picked (e.g. while the names are being indexed)."""
+        self._matches = []
+        self.clear_options()
+        self.add_option(Option(Content.styled(note, "dim"), disabled=True))
+
+    def on_resize(self) -> None:
+        if self._matches and self.scrollable_content_region.width != self._laid_out_for:
+            self._lay_out(highlighted=self.highlighted)
+
+    def _lay_out(self, highlighted: int | None) -> None:
+        width = self.scrollable_content_region.width
+        self._laid_out_for = width
+        width = width or DEFAULT_WIDTH
+        self.clear_options()
+        self.add_options(Option(self._row(name, listeners, width), id=str(item))
+                         for item, name, listeners in self._matches)
+        if self._matches and highlighted is not None:
+            self.highlighted = min(highlighted, len(self._matches) - 1)
+
+    @staticmethod
+    def _row(name: str, listeners: int, width: int) -> Content:
+        count = f" {listeners:,}"
+        return Content.assemble(fit(name, max(4, width - len(count)), pad=True), (count, "dim"))
