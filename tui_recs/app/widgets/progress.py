@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from textual.app import ComposeResult, RenderResult
 from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.widget import Widget
 from textual.widgets import Label, ProgressBar, Sparkline
 
 from tui_recs.app.state import Job
@@ -22,6 +24,16 @@ def loss_line(losses: list[float]) -> str:
     return f"loss {losses[0]:.4g} → {losses[-1]:.4g} ({len(losses)} iterations)"
 
 
+class Elapsed(Widget):
+    """Seconds since a job started: redrawn in place, several times a second, without the
+    layout pass that updating a Label costs (~40 ms a screen at 360K-scale start-up)."""
+
+    text: reactive[str] = reactive("")
+
+    def render(self) -> RenderResult:
+        return self.text
+
+
 class JobProgress(Vertical):
     """Progress of the app's job ``key`` ("data", "als", ...), redrawn from the app's state.
 
@@ -35,7 +47,7 @@ class JobProgress(Vertical):
     JobProgress .job-title { width: 14; text-style: bold; }
     JobProgress ProgressBar { width: 1fr; }
     JobProgress ProgressBar Bar { width: 1fr; }
-    JobProgress .job-elapsed { width: 9; text-align: right; color: $text-muted; }
+    JobProgress .job-elapsed { width: 9; height: 1; text-align: right; color: $text-muted; }
     JobProgress .job-message { width: 1fr; color: $text-muted; padding-left: 14; }
     JobProgress .job-loss { height: 1; margin-left: 14; }
     JobProgress.-failed .job-message { color: $error; }
@@ -45,12 +57,14 @@ class JobProgress(Vertical):
         super().__init__(id=id)
         self.key = key
         self.hide_when_done = hide_when_done
+        #: What each label shows now, by selector.
+        self._texts: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Label(classes="job-title")
             yield ProgressBar(total=None, show_eta=False)
-            yield Label(classes="job-elapsed")
+            yield Elapsed(classes="job-elapsed")
         yield Label(classes="job-message")
         yield Sparkline([], classes="job-loss")
 
@@ -74,7 +88,7 @@ class JobProgress(Vertical):
         else:
             self._ticker.pause()
         mark = STATUS_MARKS.get(job.status, "")
-        self.query_one(".job-title", Label).update(f"{job.title} {mark}".rstrip())
+        self._label(".job-title", f"{job.title} {mark}".rstrip())
         bar = self.query_one(ProgressBar)
         if job.fraction:
             bar.update(total=1.0, progress=job.fraction)
@@ -82,10 +96,16 @@ class JobProgress(Vertical):
             bar.update(total=1.0, progress=1.0 if job.status == "done" else 0.0)
         else:
             bar.update(total=None)
-        self.query_one(".job-elapsed", Label).update(f"{job.elapsed(self.app.clock()):.1f} s")
-        self.query_one(".job-message", Label).update(job.message)
+        self.query_one(Elapsed).text = f"{job.elapsed(self.app.clock()):.1f} s"
+        self._label(".job-message", job.message)
         self.set_class(job.status == "failed", "-failed")
         sparkline = self.query_one(Sparkline)
         sparkline.display = len(job.losses) > 1
         if len(job.losses) > 1 and list(sparkline.data or []) != job.losses:
             sparkline.data = list(job.losses)
+
+    def _label(self, selector: str, text: str) -> None:
+        """Update a label only when its text changes (each update lays the screen out again)."""
+        if self._texts.get(selector) != text:
+            self._texts[selector] = text
+            self.query_one(selector, Label).update(text)
