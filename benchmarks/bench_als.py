@@ -11,7 +11,12 @@ demo data in the Last.fm 360K shape scaled by --scale (1 for the full 360K shape
 Same data, same confidences (c = 1 + alpha * plays: implicit gets that matrix with its own
 alpha at 1), same factors, iterations, cg_steps=3 and regularization, 2 threads each, BLAS at
 1 thread. Each measurement runs in a fresh process (so peak RSS is each library's own), in
-the order A B A B, after a warm-up fit (JIT compile) that is not timed. Prints seconds per
+the order A B A B, after a warm-up fit that is not timed. Both libraries build their input
+from the memory-mapped play counts in their process, each as frugally as it allows: tui-recs
+weighs new values onto the mapped index arrays, implicit needs writable ones and gets copies
+(see implicit_input). One unmeasured tui-recs run per data set and solver first fills the JIT
+cache: compiling happens once per machine, and LLVM's memory while it compiles is no part
+of a fit. Prints seconds per
 iteration (best of the repeats), the ratio tui-recs / implicit of wall time and of CPU time
 (the CPU ratio is the steadier one on a busy machine), peak RSS, and on hetrec the quality of
 both (precision@10, NDCG@10) on the same seeded split. Targets: CG ratio <= 0.6, Cholesky
@@ -45,6 +50,20 @@ def load_data(name: str, scale: str):
     return open_dataset(None, **scale_options(name))
 
 
+def implicit_input(plays, alpha: float):
+    """c = 1 + alpha * plays (users × items CSR float32) as implicit takes it, with no
+    temporaries; index arrays are shared with ``plays`` where writable (implicit's Cython
+    rejects read-only buffers, such as a memory-mapped dataset's) and copied otherwise."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    data = plays.data * np.float32(alpha)
+    data += np.float32(1.0)
+    indices, indptr = (array if array.flags.writeable else array.copy()
+                       for array in (plays.indices, plays.indptr))
+    return sp.csr_matrix((data, indices, indptr), shape=plays.shape, copy=False)
+
+
 def worker(library: str, data: str, scale: str, factors: int, solver: str,
            iterations: int) -> None:
     """Child process: fit once untimed (compile), then time ``iterations``; print JSON."""
@@ -59,8 +78,7 @@ def worker(library: str, data: str, scale: str, factors: int, solver: str,
         if library == "implicit":
             from implicit.cpu.als import AlternatingLeastSquares
 
-            confidence = plays.copy()
-            confidence.data = 1.0 + ALPHA * confidence.data
+            confidence = implicit_input(plays, ALPHA)
 
             def fit(n: int):
                 model = AlternatingLeastSquares(factors=factors, regularization=REGULARIZATION,
@@ -127,8 +145,7 @@ def quality(factors: int) -> None:
     with threadpool_limits(1):
         ours = evaluate(ALS(factors=factors, regularization=REGULARIZATION, alpha=alpha,
                             weighting="none", num_threads=THREADS, random_state=0), split)
-        confidence = split.train.copy()
-        confidence.data = 1.0 + alpha * confidence.data
+        confidence = implicit_input(split.train, alpha)
         reference = AlternatingLeastSquares(factors=factors, regularization=REGULARIZATION,
                                             alpha=1.0, num_threads=THREADS, random_state=0)
         reference.fit(confidence, show_progress=False)
@@ -162,7 +179,6 @@ def balance(data: str, scale: str, factors: int, n_threads: int, repeats: int = 
              ("items", user_confidence.T.tocsr(), model.item_factors, model.user_factors))
     with threads(1):
         for name, confidence, solved, fixed in sides:
-            confidence.sort_indices()
             side, gram = _Side(confidence, n_threads, factors), model._gram(fixed)
             n_rows = len(side.indptr) - 1
             plain = (np.linspace(0, n_rows, n_threads + 1).astype(np.int64),
@@ -207,6 +223,8 @@ def main() -> None:
           f"{'ratio':>6} {'CPU ratio':>9} {'RSS implicit':>12} {'RSS ours':>9} {'RSS ratio':>9}")
     for data in args.data.split(","):
         load_data(data, args.scale)  # fills the dataset cache outside the timed runs
+        for solver in args.solvers.split(","):  # fills the JIT cache (see the docstring)
+            measure("tui-recs", data, args.scale, int(args.factors.split(",")[0]), solver, 1)
         for factors in (int(f) for f in args.factors.split(",")):
             for solver in args.solvers.split(","):
                 runs = {"implicit": [], "tui-recs": []}

@@ -173,13 +173,14 @@ def test_overflowing_confidence_names_the_hyperparameter(plays):
         ALS(factors=4, alpha=1e38, iterations=1, weighting="none").fit(plays)
 
 
-def test_divergence_names_the_hyperparameter(plays, monkeypatch):
+@pytest.mark.parametrize("bad", [np.nan, -np.inf])
+def test_divergence_names_the_hyperparameter(plays, monkeypatch, bad):
     model = ALS(factors=4, iterations=2)
     real_half_step = ALS._half_step
 
     def poisoned(self, side, solved, fixed):
         real_half_step(self, side, solved, fixed)
-        solved[0, 0] = np.nan  # what an unstable solve would leave behind
+        solved[0, 0] = bad  # what an unstable solve would leave behind
     monkeypatch.setattr(ALS, "_half_step", poisoned)
     with pytest.raises(ModelError, match="diverged at iteration 1.*lower --alpha or raise "
                                          "--regularization"):
@@ -225,6 +226,27 @@ def test_fit_leaves_the_plays_untouched(plays, weighting):
     before = plays.copy()
     ALS(factors=4, iterations=1, weighting=weighting, random_state=0).fit(plays)
     assert (plays != before).nnz == 0 and plays.dtype == before.dtype
+
+
+def test_fit_reads_read_only_and_unsorted_plays_without_changing_them(plays):
+    """A memory-mapped dataset's arrays are read-only; the confidences share its index
+    arrays, so an unsorted input is sorted into a copy, never in place."""
+    expected = fitted(plays)
+    read_only = plays.copy()
+    for array in (read_only.data, read_only.indices, read_only.indptr):
+        array.flags.writeable = False
+    unsorted = plays.copy()
+    for row in range(unsorted.shape[0]):
+        span = slice(unsorted.indptr[row], unsorted.indptr[row + 1])
+        unsorted.indices[span], unsorted.data[span] = (unsorted.indices[span][::-1].copy(),
+                                                       unsorted.data[span][::-1].copy())
+    unsorted.has_sorted_indices = False
+    before = unsorted.indices.copy()
+    for matrix in (read_only, unsorted):
+        model = fitted(matrix)
+        np.testing.assert_array_equal(model.user_factors, expected.user_factors)
+        np.testing.assert_array_equal(model.item_factors, expected.item_factors)
+    np.testing.assert_array_equal(unsorted.indices, before)
 
 
 def test_arrays_round_trip(plays):

@@ -5,7 +5,8 @@ import pytest
 import scipy.sparse as sp
 
 from tui_recs.errors import ModelError
-from tui_recs.models.weighting import bm25, confidence, tfidf, weight
+from tui_recs.models import weighting
+from tui_recs.models.weighting import artist_lengths, bm25, confidence, tfidf, weight
 
 # 3 listeners × 2 artists: artist 0 has plays 4 and 2 (length 6), artist 1 has 6 (length 6).
 PLAYS = sp.csr_matrix(np.array([[4, 0], [2, 6], [0, 0.0]], dtype=np.float32))
@@ -47,7 +48,7 @@ def test_confidence_is_alpha_times_plays_on_observed_cells_only():
     np.testing.assert_allclose(result.data, 2.5 * PLAYS.data)
     assert PLAYS.data.tolist() == [4, 2, 6]  # input untouched
     own = PLAYS.copy()
-    assert confidence(own, alpha=2.0, copy=False).data is own.data  # scaled in place
+    assert np.shares_memory(confidence(own, alpha=2.0, copy=False).data, own.data)  # in place
     np.testing.assert_array_equal(own.data, [8, 4, 12])
     with pytest.raises(ModelError, match="alpha must be positive"):
         confidence(PLAYS, alpha=0)
@@ -56,3 +57,21 @@ def test_confidence_is_alpha_times_plays_on_observed_cells_only():
 def test_bm25_rejects_bad_parameters():
     with pytest.raises(ModelError, match="BM25 needs"):
         bm25(PLAYS, k1=-1)
+
+
+def test_blockwise_weighting_equals_whole_matrix_and_shares_its_structure(monkeypatch):
+    """Blocks that cut rows (and empty rows) give the same weights as one pass over all."""
+    plays = sp.random(40, 30, density=0.3, format="csr", dtype=np.float32, random_state=3)
+    plays.data = np.ceil(plays.data * 50)
+    plays.data[plays.indptr[7]:plays.indptr[8]] = 0  # an empty listener
+    plays.eliminate_zeros()
+    whole = {name: scheme(plays).toarray() for name, scheme in
+             (("bm25", bm25), ("tfidf", tfidf), ("none", lambda m: weight(m, "none")))}
+    lengths = artist_lengths(plays)
+    monkeypatch.setattr(weighting, "BLOCK", 7)
+    np.testing.assert_array_equal(artist_lengths(plays), lengths)
+    for name, scheme in (("bm25", bm25), ("tfidf", tfidf), ("none", lambda m: weight(m, "none"))):
+        blocked = scheme(plays)
+        np.testing.assert_array_equal(blocked.toarray(), whole[name])
+        assert np.shares_memory(blocked.indices, plays.indices)
+        assert not np.shares_memory(blocked.data, plays.data)

@@ -17,7 +17,8 @@ and the 360K-shape demo data, against 1.00-1.01x with these buckets; see
 factors are identical for any thread count. The kernels call no BLAS (no np.dot): Numba
 threads and BLAS threads never compete for the cores.
 
-All arrays are float32 (factors, gram, c - 1), indices int32 and row pointers int64.
+All arrays are float32 (factors, gram, c - 1), indices int32 (read-only: they may be the
+memory-mapped play matrix's own) and row pointers int64.
 """
 
 from __future__ import annotations

@@ -99,19 +99,22 @@ class ALS(FactorModel):
         from tui_recs.models._numba import threads
         from tui_recs.models.weighting import artist_lengths
 
+        user_items = user_items.tocsr()
+        # Sorted rows read the fixed factors in order. Sorted into a copy, not in place: the
+        # confidences share the input's index arrays.
+        if not user_items.has_sorted_indices:
+            user_items = user_items.sorted_indices()
         self.lengths = artist_lengths(user_items)
         user_confidence = self._confidence(user_items)
-        if not np.isfinite(user_confidence.data).all():
+        if not _all_finite(user_confidence.data):
             raise ModelError("ALS confidences overflow float32 (alpha × plays is too large): "
                              "lower --alpha")
-        user_confidence.sort_indices()
         item_confidence = user_confidence.T.tocsr()
         item_confidence.sort_indices()
         n_users, n_items = user_confidence.shape
         rng = np.random.default_rng(self.random_state)
-        # Small random start: large enough to break symmetry, small enough not to bias.
-        self.user_factors = (rng.random((n_users, self.factors), dtype=np.float32) * 0.01)
-        self.item_factors = (rng.random((n_items, self.factors), dtype=np.float32) * 0.01)
+        self.user_factors = _initial_factors(rng, n_users, self.factors)
+        self.item_factors = _initial_factors(rng, n_items, self.factors)
         self.loss_history = []
         with threads(self.num_threads) as n_threads:
             user_side = _Side(user_confidence, n_threads, self.factors)
@@ -180,7 +183,7 @@ class ALS(FactorModel):
                              "raise --regularization")
 
     def _check_finite(self, iteration: int) -> None:
-        if not (np.isfinite(self.user_factors).all() and np.isfinite(self.item_factors).all()):
+        if not (_all_finite(self.user_factors) and _all_finite(self.item_factors)):
             raise ModelError(f"ALS diverged at iteration {iteration} (factors became NaN or "
                              "infinite): lower --alpha or raise --regularization")
 
@@ -202,7 +205,8 @@ class ALS(FactorModel):
         user_gram, item_gram = _exact_gram(self.user_factors), _exact_gram(self.item_factors)
         all_zero = float((user_gram * item_gram).sum())
         observed = kernels.observed_loss_terms(user_confidence.indptr.astype(np.int64),
-                                               user_confidence.indices, user_confidence.data,
+                                               _read_only(user_confidence.indices),
+                                               user_confidence.data,
                                                self.user_factors, self.item_factors)
         penalty = self.regularization * float(np.trace(user_gram) + np.trace(item_gram))
         n_users, n_items = user_confidence.shape
@@ -303,14 +307,37 @@ class _Side:
         from tui_recs.models import _als_kernels as kernels
 
         self.indptr = confidence_minus_one.indptr.astype(np.int64)
-        self.indices = confidence_minus_one.indices
+        self.indices = _read_only(confidence_minus_one.indices)
         self.confidence_minus_one = confidence_minus_one.data
         self.buckets = kernels.schedule(self.indptr, n_threads, group_below=factors)
 
 
-def _exact_gram(factors: np.ndarray, block_rows: int = 65536) -> np.ndarray:
+def _all_finite(values: np.ndarray) -> bool:
+    """Whether no value is NaN or infinite, found from the extremes (NaN propagates to both):
+    np.isfinite(values).all() makes a boolean copy, 46 MB for 360K × 128 factors."""
+    return values.size == 0 or bool(np.isfinite(values.min()) and np.isfinite(values.max()))
+
+
+def _read_only(indices: np.ndarray) -> np.ndarray:
+    """A read-only view of ``indices``: the kernels get the same array type whether the play
+    matrix they share indices with is memory-mapped (read-only) or not, so one compiled
+    specialization serves both."""
+    view = indices.view()
+    view.flags.writeable = False
+    return view
+
+
+def _initial_factors(rng: np.random.Generator, rows: int, factors: int) -> np.ndarray:
+    """(rows, factors) float32 uniform in [0, 0.01): large enough to break symmetry, small
+    enough not to bias; scaled in place, so no second array of this size is made."""
+    start = rng.random((rows, factors), dtype=np.float32)
+    start *= np.float32(0.01)
+    return start
+
+
+def _exact_gram(factors: np.ndarray, block_rows: int = 4096) -> np.ndarray:
     """FᵀF in float64 (f × f), a block of rows at a time so that no float64 copy of the whole
-    float32 factor matrix is made."""
+    float32 factor matrix is made (a block is 4 MiB at f = 128)."""
     gram = np.zeros((factors.shape[1], factors.shape[1]))
     for start in range(0, factors.shape[0], block_rows):
         block = factors[start:start + block_rows].astype(np.float64)

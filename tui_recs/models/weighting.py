@@ -9,7 +9,7 @@ related-artists work, applied to the artist × listener view (the transpose of t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
@@ -19,21 +19,65 @@ if TYPE_CHECKING:
 WEIGHTINGS = ("bm25", "tfidf", "none")
 
 
+#: Stored entries weighted at a time: bounds each float64 temporary to 2 MiB (a copy of the
+#: whole matrix in float64, 8 bytes per play, was the peak of fitting at the 360K shape).
+BLOCK = 1 << 18
+
+
 def _listener_idf(user_items: "sp.csr_matrix") -> np.ndarray:
     """(n_users,) idf of each listener as a term: log(n_items / artists played)."""
     artists_per_listener = np.diff(user_items.indptr).astype(np.float64)
     return np.log(user_items.shape[1]) - np.log1p(artists_per_listener)
 
 
+def _blocks(nnz: int) -> Iterator[slice]:
+    """Consecutive slices of at most BLOCK of a matrix's ``nnz`` stored entries."""
+    for start in range(0, nnz, BLOCK):
+        yield slice(start, min(start + BLOCK, nnz))
+
+
+def _rows_of(indptr: np.ndarray, entries: slice) -> np.ndarray:
+    """(entries,) int64: the row of each stored entry in ``entries`` of a CSR matrix."""
+    first = int(np.searchsorted(indptr, entries.start, side="right")) - 1
+    stop = int(np.searchsorted(indptr, entries.stop - 1, side="right"))
+    counts = np.diff(np.clip(indptr[first:stop + 1], entries.start, entries.stop))
+    return np.repeat(np.arange(first, stop), counts)
+
+
+def _with_data(matrix: "sp.csr_matrix", data: np.ndarray) -> "sp.csr_matrix":
+    """A CSR matrix of ``data`` (nnz,) on ``matrix``'s sparsity structure: its index arrays
+    are shared, not copied (the caller must not sort or prune either matrix in place)."""
+    import scipy.sparse as sp
+
+    return sp.csr_matrix((data, matrix.indices, matrix.indptr), shape=matrix.shape, copy=False)
+
+
+def _reweighted(user_items: "sp.csr_matrix",
+                weigh: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+                ) -> "sp.csr_matrix":
+    """Users × items CSR float32 of ``weigh(plays, items, rows)`` over the stored entries,
+    BLOCK at a time (plays float64, items and rows the entries' columns and rows); the
+    result shares ``user_items``' index arrays."""
+    matrix = user_items.tocsr()
+    data = np.empty(matrix.nnz, dtype=np.float32)
+    for entries in _blocks(matrix.nnz):
+        data[entries] = weigh(matrix.data[entries].astype(np.float64), matrix.indices[entries],
+                              _rows_of(matrix.indptr, entries))
+    return _with_data(matrix, data)
+
+
 def artist_lengths(user_items: "sp.csr_matrix") -> np.ndarray:
     """(n_items,) float64: each artist's total plays, its BM25 document length."""
-    return np.bincount(user_items.indices, weights=user_items.data.astype(np.float64),
-                       minlength=user_items.shape[1])
+    lengths = np.zeros(user_items.shape[1])
+    for entries in _blocks(user_items.nnz):  # bincount copies to float64 and int64 indices
+        lengths += np.bincount(user_items.indices[entries], weights=user_items.data[entries],
+                               minlength=user_items.shape[1])
+    return lengths
 
 
 def bm25(user_items: "sp.csr_matrix", k1: float = 100.0, b: float = 0.8,
          lengths: np.ndarray | None = None) -> "sp.csr_matrix":
-    """Okapi BM25 weights, users × items CSR float32.
+    """Okapi BM25 weights, users × items CSR float32 (sharing ``user_items``' index arrays).
 
     w_ui = plays_ui * (k1 + 1) / (k1 * (1 - b + b * len_i / mean_len) + plays_ui) * idf_u,
     where len_i is artist i's total plays (its document length) and idf_u the listener's
@@ -46,34 +90,32 @@ def bm25(user_items: "sp.csr_matrix", k1: float = 100.0, b: float = 0.8,
         from tui_recs.errors import ModelError
 
         raise ModelError(f"BM25 needs K1 >= 0 and 0 <= B <= 1 (got K1={k1}, B={b})")
-    matrix = user_items.tocsr().astype(np.float32, copy=True)
-    plays = matrix.data.astype(np.float64)
+    matrix = user_items.tocsr()
     doc_length = artist_lengths(matrix) if lengths is None else lengths
     mean_length = doc_length.mean() if doc_length.size else 1.0
     length_norm = (1.0 - b) + b * doc_length / mean_length
-    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-    weighted = plays * (k1 + 1.0) / (k1 * length_norm[matrix.indices] + plays)
-    matrix.data = (weighted * _listener_idf(matrix)[rows]).astype(np.float32)
-    return matrix
+    idf = _listener_idf(matrix)
+    return _reweighted(matrix, lambda plays, items, rows: (
+        plays * (k1 + 1.0) / (k1 * length_norm[items] + plays) * idf[rows]))
 
 
 def tfidf(user_items: "sp.csr_matrix") -> "sp.csr_matrix":
-    """TF-IDF weights, users × items CSR float32: sqrt(plays) * idf of the listener."""
-    matrix = user_items.tocsr().astype(np.float32, copy=True)
-    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-    matrix.data = (np.sqrt(matrix.data.astype(np.float64)) * _listener_idf(matrix)[rows]
-                   ).astype(np.float32)
-    return matrix
+    """TF-IDF weights, users × items CSR float32: sqrt(plays) * idf of the listener (sharing
+    ``user_items``' index arrays)."""
+    idf = _listener_idf(user_items.tocsr())
+    return _reweighted(user_items, lambda plays, items, rows: np.sqrt(plays) * idf[rows])
 
 
 def weight(user_items: "sp.csr_matrix", scheme: str = "bm25", **params: float) -> "sp.csr_matrix":
-    """Apply ``scheme`` ("bm25", "tfidf" or "none") to a users × items matrix."""
+    """Apply ``scheme`` ("bm25", "tfidf" or "none") to a users × items matrix; the result
+    has its own values and shares the input's index arrays."""
     if scheme == "bm25":
         return bm25(user_items, **params)
     if scheme == "tfidf":
         return tfidf(user_items)
     if scheme == "none":
-        return user_items.tocsr().astype(np.float32)
+        matrix = user_items.tocsr()
+        return _with_data(matrix, matrix.data.astype(np.float32))
     from tui_recs.errors import ModelError
 
     raise ModelError(f"unknown weighting {scheme!r}: use one of {', '.join(WEIGHTINGS)}")
@@ -84,15 +126,16 @@ def confidence(user_items: "sp.csr_matrix", alpha: float, copy: bool = True) -> 
 
     The model's confidence is c_ui = 1 + alpha * w_ui for observed pairs and 1 for the rest,
     with preference p_ui = [w_ui > 0]. This returns the users × items CSR float32 matrix of
-    (c_ui - 1) = alpha * w_ui on the observed pairs only, so that zero cells stay implicit.
-    ``copy=False`` scales ``user_items`` itself when it is already a float32 CSR matrix (saves
-    a copy of a large matrix that the caller made for this purpose).
+    (c_ui - 1) = alpha * w_ui on the observed pairs only, so that zero cells stay implicit;
+    it shares ``user_items``' index arrays. ``copy=False`` scales ``user_items``' values in
+    place when they are already float32 (saves a copy that the caller made for this purpose).
     """
     if not alpha > 0:
         from tui_recs.errors import ModelError
 
         raise ModelError(f"alpha must be positive (got {alpha})")
-    matrix = user_items.tocsr().astype(np.float32, copy=copy)
+    matrix = user_items.tocsr()
+    data = matrix.data.astype(np.float32, copy=copy)
     with np.errstate(over="ignore"):  # overflow becomes inf, which callers check for
-        matrix.data *= np.float32(alpha)
-    return matrix
+        data *= np.float32(alpha)
+    return _with_data(matrix, data)
