@@ -123,8 +123,8 @@ class LSA(FactorModel):
         self.lengths = lengths
         self.singular_values = S.astype(np.float32)
         self.item_basis = U.astype(np.float32)
-        self.item_factors = (U * S).astype(np.float32)
-        self.user_factors = Vt.T.astype(np.float32)
+        self.item_factors = np.ascontiguousarray(U * S, dtype=np.float32)
+        self.user_factors = np.ascontiguousarray(Vt.T, dtype=np.float32)
         if callback is not None:
             callback(1, time.perf_counter() - started, None)
         return self
