@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     related = command("related", "artists related to ARTIST", model=True)
     related.add_argument("artist", metavar="ARTIST", help="an artist name, typed loosely")
     related.add_argument("-n", type=_positive, default=10, help="how many (default 10)")
-    related.add_argument("--exact", action="store_true", help="exact search, not the Annoy index")
+    related.add_argument("--exact", action="store_true", help="exact search, not the index")
 
     recommend = command("recommend", "recommendations for listener USER, or for a new listener "
                                      "who likes the --like artists", model=True)
@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("-n", type=_positive, default=10, help="list length (default 10)")
 
     train = command("train", "train a model (or load it from the cache) and report", model=True)
-    train.add_argument("--no-index", action="store_true", help="skip the Annoy index")
+    train.add_argument("--no-index", action="store_true", help="skip the indexes")
 
     evaluate = command("evaluate", "measure models on held-out plays", model="many")
     evaluate.set_defaults(models=None)
@@ -477,14 +477,7 @@ def _cmd_train(session: Session) -> int:
     console.print("  " + ", ".join(f"{k}={v}" for k, v in ready.params.items()))
     if info["loss_history"]:
         console.print("  loss: " + " → ".join(f"{loss:.4g}" for loss in info["loss_history"]))
-    index = info["index"] or {}
-    if index.get("similar"):
-        similar = index["similar"]
-        console.print(f"  related artists: Annoy, {similar['n_trees']} trees, search_k "
-                      f"{similar['search_k']}, recall@10 {similar['recall_at_10']:.3f}, "
-                      f"{similar['query_ms_p50']:.2f} ms/query (exact {similar['exact_query_ms_p50']:.2f} ms)")
-    else:
-        console.print("  related artists: exact search")
+    console.print(f"  related artists: {ready.describe_similar()}")
     if ready.recommend_mode is not None:
         console.print(f"  recommendations: {ready.recommend_mode.mode} ({ready.recommend_mode.reason})")
     return EXIT_OK

@@ -18,14 +18,14 @@ from tui_recs.errors import TuiRecsError
 if TYPE_CHECKING:
     from tui_recs.cache import ArtifactStore
     from tui_recs.data.dataset import Dataset
-    from tui_recs.index import FactorIndex, RecommendMode
+    from tui_recs.index import FactorIndex, RecommendMode, SimilarIndex
     from tui_recs.models.base import Recommender
 
 #: Bump when the stored layout of models or indexes changes.
 MODEL_FORMAT_VERSION = 1
 #: Settings that change speed or reporting but not the learned model; left out of cache keys.
 NOT_IN_KEY = frozenset({"num_threads", "calculate_loss_every"})
-SIMILAR_INDEX_FILE, RECOMMEND_INDEX_FILE = "similar.ann", "recommend.ann"
+RECOMMEND_INDEX_FILE = "recommend.ann"
 
 
 class Cancelled(TuiRecsError):
@@ -58,13 +58,23 @@ class ReadyModel:
     dataset: "Dataset"
     params: dict[str, Any]
     info: dict[str, Any] = field(default_factory=dict)
-    similar_index: "FactorIndex | None" = None
+    similar_index: "SimilarIndex | None" = None
     recommend_index: "FactorIndex | None" = None
     recommend_mode: "RecommendMode | None" = None
 
     @property
     def similar_mode(self) -> str:
-        return "annoy" if self.similar_index is not None else "exact"
+        """How related artists are found: "exact", "annoy" or "cells"."""
+        return self.similar_index.stats.kind if self.similar_index is not None else "exact"
+
+    def describe_similar(self) -> str:
+        """One line: how related artists are found, with the index's measured recall."""
+        if self.similar_index is None:
+            from tui_recs.index import MIN_ITEMS_FOR_INDEX
+
+            return (f"exact search ({self.dataset.n_items:,} artists; an index is built from "
+                    f"{MIN_ITEMS_FOR_INDEX:,})")
+        return self.similar_index.stats.describe()
 
     def similar(self, item: int, n: int = 10, exact: bool = False,
                 exclude: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
@@ -109,6 +119,23 @@ def model_inputs(dataset: "Dataset", name: str, params: dict[str, Any]) -> dict[
             "params": {k: v for k, v in sorted(params.items()) if k not in NOT_IN_KEY}}
 
 
+def resolved_params(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """Every hyperparameter of model ``name``: ``params`` over the defaults, with
+    ``random_state`` 0 where the model takes one (a cached model must be reproducible)."""
+    from tui_recs.models.registry import create, model_class
+
+    params = dict(params or {})
+    if "random_state" in model_class(name).__init__.__code__.co_varnames:
+        params.setdefault("random_state", 0)
+    return create(name, **params).get_params()
+
+
+def is_cached(dataset: "Dataset", name: str, params: dict[str, Any] | None,
+              store: "ArtifactStore") -> bool:
+    """Whether ``store`` holds model ``name`` with ``params`` for ``dataset``."""
+    return store.lookup("model", model_inputs(dataset, name, resolved_params(name, params))) is not None
+
+
 def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = None, *,
               store: "ArtifactStore | None" = None, progress: Progress | None = None,
               cancel: CancelEvent | None = None, build_index: bool | None = None) -> ReadyModel:
@@ -130,10 +157,7 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
     from tui_recs.models.registry import create, model_class
 
     report = progress or (lambda stage: None)
-    params = dict(params or {})
-    if "random_state" in model_class(name).__init__.__code__.co_varnames:
-        params.setdefault("random_state", 0)
-    model = create(name, **params)
+    model = create(name, **resolved_params(name, params))
     params = model.get_params()
     inputs = model_inputs(dataset, name, params)
     _check(cancel)
@@ -196,7 +220,9 @@ def _attach_indexes(ready: ReadyModel, inputs: dict[str, Any], store: "ArtifactS
     """Build (or load) the related-artists index and decide how recommendations are served."""
     from dataclasses import asdict
 
-    from tui_recs.index import FactorIndex, RecommendMode, build_similar_index, choose_recommend_mode
+    from tui_recs.index import (INDEX_FORMAT_VERSION, FactorIndex, RecommendMode,
+                                build_similar_index, choose_recommend_mode, load_similar_index,
+                                save_similar_index)
 
     model = ready.model
     normalized = model.normalized_item_factors
@@ -214,7 +240,7 @@ def _attach_indexes(ready: ReadyModel, inputs: dict[str, Any], store: "ArtifactS
         info = {"similar": asdict(similar.stats), "recommend_mode": asdict(mode),
                 "recommend": asdict(recommend.stats) if recommend is not None else None}
         if directory is not None:
-            similar.save(directory / SIMILAR_INDEX_FILE)
+            save_similar_index(similar, directory)
             if recommend is not None:
                 recommend.save(directory / RECOMMEND_INDEX_FILE)
         ready.similar_index, ready.recommend_index, ready.recommend_mode = similar, recommend, mode
@@ -228,15 +254,15 @@ def _attach_indexes(ready: ReadyModel, inputs: dict[str, Any], store: "ArtifactS
         manifest = store.lookup("index", index_inputs)
         info = manifest.manifest["extra"] if manifest is not None else {}
         if ready.similar_index is None:  # loaded from the cache rather than just built
-            ready.similar_index = FactorIndex.load(directory / SIMILAR_INDEX_FILE, normalized,
-                                                   info["similar"])
+            ready.similar_index = load_similar_index(directory, normalized, info["similar"])
             ready.recommend_mode = RecommendMode(**info["recommend_mode"])
             if info.get("recommend"):
                 ready.recommend_index = FactorIndex.load(directory / RECOMMEND_INDEX_FILE,
                                                          item_factors, info["recommend"])
         return info
 
-    index_inputs = {"model": inputs, "index_version": MODEL_FORMAT_VERSION}
+    index_inputs = {"model": inputs, "index_version": MODEL_FORMAT_VERSION,
+                    "index_format": INDEX_FORMAT_VERSION}
     ready.info["index"] = store.get_or_create("index", index_inputs, build=build, load=load)
 
 

@@ -26,12 +26,11 @@ def format_score(score: float) -> str:
 
 
 def lookup_label(ready: Any) -> str:
-    """How a model finds related artists: "exact", or Annoy with its measured recall."""
-    if ready.similar_mode != "annoy":
+    """How a model finds related artists: "exact", or the index with its measured recall."""
+    if ready.similar_index is None:
         return "exact"
-    similar = (ready.info.get("index") or {}).get("similar") or {}
-    recall = similar.get("recall_at_10")
-    return f"Annoy, recall@10 {recall:.2f}" if recall is not None else "Annoy"
+    stats = ready.similar_index.stats
+    return f"{stats.label}, recall@10 {stats.recall_at_10:.2f}"
 
 
 class ViewBar(Horizontal):

@@ -151,16 +151,7 @@ class ModelsScreen(ViewScreen):
         return f"cache: {entry.key} · {entry.size_bytes / 2**20:.1f} MiB"
 
     def _index_line(self, ready: Any) -> str:
-        similar = (ready.info.get("index") or {}).get("similar")
-        if similar:
-            line = (f"related artists: Annoy, {similar['n_trees']} trees, search_k "
-                    f"{similar['search_k']}, recall@10 {similar['recall_at_10']:.3f}, "
-                    f"{similar['query_ms_p50']:.2f} ms/query (exact {similar['exact_query_ms_p50']:.2f})")
-        else:
-            from tui_recs.index import MIN_ITEMS_FOR_INDEX
-
-            line = (f"related artists: exact search ({self.app.dataset.n_items:,} artists; an "
-                    f"Annoy index is built from {MIN_ITEMS_FOR_INDEX:,})")
+        line = f"related artists: {escape(ready.describe_similar())}"
         if ready.recommend_mode is not None:
             line += f"\nrecommendations: {ready.recommend_mode.mode} ({escape(ready.recommend_mode.reason)})"
         return line
