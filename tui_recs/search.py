@@ -15,7 +15,7 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass
-from typing import Collection, Container, Iterator, Sequence
+from typing import Callable, Collection, Container, Iterator, Sequence
 
 import numpy as np
 
@@ -27,6 +27,10 @@ KINDS = ("exact", "prefix", "word", "substring", "fuzzy")
 POPULAR = "popular"
 #: Typo matching starts at this many characters (shorter queries have too few trigrams).
 MIN_FUZZY_LENGTH = 3
+#: Names handled per C call in the bulk passes over all names. Each call holds the GIL, and
+#: an index built in a background thread must not freeze the UI: one pass over 290K names
+#: held it for 130 ms, a piece of 16K names holds it for a few ms.
+PIECE = 16384
 #: A typo candidate shares at least this fraction of the query's trigrams.
 MIN_TRIGRAM_SHARE = 0.34
 #: How many names an error message lists.
@@ -68,9 +72,17 @@ def fold_all(texts: Sequence[str]) -> list[str]:
     lines = np.array([text.replace("\n", " ") for text in texts], dtype=object)
     plain = np.fromiter(map(str.isascii, lines), dtype=bool, count=len(lines))
     folded = np.empty(len(lines), dtype=object)
-    folded[plain] = _fold_ascii(lines[plain].tolist())
-    folded[~plain] = _fold_unicode(lines[~plain].tolist())
+    folded[plain] = _piecewise(_fold_ascii, lines[plain].tolist())
+    folded[~plain] = _piecewise(_fold_unicode, lines[~plain].tolist())
     return folded.tolist()
+
+
+def _piecewise(transform: Callable[[Sequence[str]], list[str]], lines: Sequence[str]) -> list[str]:
+    """``transform`` (a list of lines to as many lines) applied PIECE lines at a time."""
+    done: list[str] = []
+    for start in range(0, len(lines), PIECE):
+        done += transform(lines[start:start + PIECE])
+    return done
 
 
 def _fold_ascii(lines: list[str]) -> list[str]:
@@ -258,8 +270,13 @@ class _Lines:
     ``str.find`` scans them all at C speed; a hit is mapped back to its line's number."""
 
     def __init__(self, lines: Sequence[str]) -> None:
-        self.text = "\n" + "\n".join(lines) + "\n" if len(lines) else ""
-        lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+        pieces = ["\n".join(lines[start:start + PIECE]) for start in range(0, len(lines), PIECE)]
+        self.text = "\n" + "\n".join(pieces) + "\n" if len(lines) else ""
+        lengths = np.zeros(len(lines), dtype=np.int64)
+        for start in range(0, len(lines), PIECE):
+            piece = lines[start:start + PIECE]
+            lengths[start:start + len(piece)] = np.fromiter(map(len, piece), dtype=np.int64,
+                                                            count=len(piece))
         self._starts = np.concatenate(([1], 1 + np.cumsum(lengths + 1)))  # where each line begins
 
     def find(self, needle: str, shift: int, skip: Container[int] = (),
@@ -284,7 +301,7 @@ class NameIndex:
     orders equally good matches, most popular first (then by position)."""
 
     def __init__(self, names: Sequence[str], popularity: np.ndarray | None = None) -> None:
-        self.names = list(map(str, names))
+        self.names = _piecewise(lambda piece: list(map(str, piece)), names)
         count = len(self.names)
         popularity = np.zeros(count) if popularity is None else np.asarray(popularity, dtype=np.float64)
         if popularity.shape != (count,):
@@ -297,7 +314,10 @@ class NameIndex:
         ranked = keys[self._items].tolist()
         # One line per artist, most popular first: the first lines found are the most popular.
         self._lines = _Lines(ranked)
-        self._key_set = frozenset(ranked)
+        self._ranked_keys = ranked
+        self._key_set: set[str] = set()
+        for start in range(0, len(ranked), PIECE):
+            self._key_set.update(ranked[start:start + PIECE])
         self._trigrams: _Trigrams | None = None
         self._lock = threading.Lock()
 
@@ -355,8 +375,8 @@ class NameIndex:
     def _trigram_index(self) -> _Trigrams:
         with self._lock:
             if self._trigrams is None:
-                lines = _without_article(self._lines.text[1:-1]).split("\n") if self.names else []
-                self._trigrams = _Trigrams(lines)
+                self._trigrams = _Trigrams(_piecewise(
+                    lambda keys: _without_article("\n".join(keys)).split("\n"), self._ranked_keys))
             return self._trigrams
 
     # ----------------------------------------------------------------------------- resolve
@@ -432,7 +452,7 @@ class IdIndex:
     (about 0.1 s to build for 360K ids, milliseconds a lookup)."""
 
     def __init__(self, ids: Sequence[str]) -> None:
-        self._ids = list(map(str, ids))
+        self._ids = _piecewise(lambda piece: list(map(str, piece)), ids)
         self._lowered = _Lines([user_id.lower() for user_id in self._ids])
 
     def with_prefix(self, prefix: str, limit: int) -> list[int]:

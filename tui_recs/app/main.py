@@ -165,6 +165,7 @@ class TuiRecsApp(App[int]):
     @work(thread=True, group="data", exit_on_error=False)
     def _load_worker(self, job: Job) -> None:
         try:
+            from tui_recs.models.topk import KERNEL_MIN_CELLS, warm_up
             from tui_recs.search import IdIndex, NameIndex
 
             dataset = self.dataset_factory()
@@ -180,6 +181,8 @@ class TuiRecsApp(App[int]):
             return
         # The models start loading (or training) while the names are indexed.
         self.post_message(DataLoaded(job, dataset, store, first_artist))
+        if dataset.n_items >= KERNEL_MIN_CELLS:  # related-artist queries will use the kernel
+            warm_up()
         names = NameIndex(dataset.item_names, dataset.item_listeners)
         self.post_message(NamesIndexed(names, IdIndex(dataset.user_ids.tolist())))
         names.prepare()
@@ -231,15 +234,17 @@ class TuiRecsApp(App[int]):
     def _train_worker(self, job: Job) -> None:
         import inspect
 
+        from tui_recs.isolated import get_model_isolated
         from tui_recs.models.registry import model_class
-        from tui_recs.pipeline import Cancelled, get_model
+        from tui_recs.pipeline import Cancelled
 
         try:
             params = dict(job.params)
             if "calculate_loss_every" in inspect.signature(model_class(job.key).__init__).parameters:
                 params.setdefault("calculate_loss_every", 1)  # the loss is shown per iteration
-            ready = get_model(self.dataset, job.key, params, store=self.store, cancel=job.cancel,
-                              progress=lambda stage: self.post_message(JobProgressed(job, stage)))
+            ready = get_model_isolated(
+                self.dataset, job.key, params, store=self.store, cancel=job.cancel,
+                progress=lambda stage: self.post_message(JobProgressed(job, stage)))
         except Cancelled:
             self.post_message(JobEnded(job, "cancelled"))
         except Exception as error:
@@ -327,7 +332,7 @@ class TuiRecsApp(App[int]):
             return
         names = [name for name in ("als", "lsa") if name in self.models or name in self.jobs]
         params = {name: self.model_params.get(name, {}) for name in names}
-        job = Job("evaluate", "evaluation", self.clock(), params=params, cancellable=False,
+        job = Job("evaluate", "evaluation", self.clock(), params=params,
                   message=f"refitting {', '.join(model_title(n) for n in names)} and popularity "
                           f"on 80% of each listener's plays…")
         self.jobs["evaluate"] = job
@@ -336,17 +341,18 @@ class TuiRecsApp(App[int]):
 
     @work(thread=True, group="evaluate", exit_on_error=False)
     def _evaluate_worker(self, job: Job) -> None:
-        try:
-            from tui_recs.evaluation import evaluate_models, holdout_split
-            from tui_recs.models.registry import create
+        from tui_recs.isolated import evaluate_isolated
+        from tui_recs.pipeline import Cancelled
 
-            split = holdout_split(self.dataset.user_items, test_fraction=0.2, seed=0)
-            models = {name: create(name, **params) for name, params in job.params.items()}
-            rows = evaluate_models(models, split, k=EVALUATION_K)
+        try:
+            rows, description = evaluate_isolated(self.dataset, job.params, EVALUATION_K,
+                                                  cancel=job.cancel)
+        except Cancelled:
+            self.post_message(JobEnded(job, "cancelled"))
         except Exception as error:
             self.post_message(JobEnded(job, "failed", describe_error(error)))
-            return
-        self.post_message(EvaluationDone(job, rows, split.description, EVALUATION_K))
+        else:
+            self.post_message(EvaluationDone(job, rows, description, EVALUATION_K))
 
     def on_evaluation_done(self, message: EvaluationDone) -> None:
         if self.jobs.get("evaluate") is not message.job:
@@ -363,7 +369,10 @@ class TuiRecsApp(App[int]):
         return True
 
     async def action_quit(self) -> None:
-        """Quit; the exit code is 1 when the data could not be loaded (as on the command line)."""
+        """Quit, stopping training and evaluation (their processes would otherwise keep the app
+        from exiting until they finish); the exit code is 1 when the data could not be loaded
+        (as on the command line)."""
+        self.cancel_jobs()
         self.exit(return_code=1 if self.load_error else 0)
 
     def action_view(self, view: str) -> None:

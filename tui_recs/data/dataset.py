@@ -46,6 +46,8 @@ class Dataset:
         item_meta: extra per-item columns, each an (n_items,) array (e.g. ``"mbid"``).
         source: where the data came from (a path, or ``"demo(...)"``).
         dropped: reason -> number of source rows skipped for that reason.
+        saved_at: the cache directory it was read from, if any: another process can open
+            it there, memory-mapped (see tui_recs.isolated).
     """
 
     user_items: "sp.csr_matrix"
@@ -55,6 +57,7 @@ class Dataset:
     item_meta: Mapping[str, np.ndarray] = field(default_factory=dict)
     source: str = ""
     dropped: Mapping[str, int] = field(default_factory=dict)
+    saved_at: Path | None = None
 
     def __post_init__(self) -> None:
         n_users, n_items = self.user_items.shape
@@ -270,6 +273,7 @@ class Dataset:
             item_meta={key: names(f"meta.{key}", n_items) for key in info["meta"]},
             source=info["source"],
             dropped=info["dropped"],
+            saved_at=directory,
         )
         dataset.__dict__["fingerprint"] = info["fingerprint"]
         for name in SAVED_TOTALS:  # absent from entries written before they were saved

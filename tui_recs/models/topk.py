@@ -6,9 +6,9 @@ import numpy as np
 
 #: Score rows are materialised in blocks of at most this many cells (float32: 128 MiB).
 BLOCK_CELLS = 32 * 1024 * 1024
-#: From this many cells (and two rows) on, selection runs in the Numba kernel (about 4x faster
-#: per core than argpartition, and parallel over rows when there are many); smaller inputs
-#: stay in NumPy so that a quick query does not pay for importing Numba.
+#: From this many cells on, selection runs in the Numba kernel (about 4x faster per core than
+#: argpartition, and parallel over rows when there are many); smaller inputs stay in NumPy so
+#: that a quick query does not pay for importing Numba.
 KERNEL_MIN_CELLS = 1 << 18
 
 
@@ -25,13 +25,20 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     k = max(0, min(k, n_cols))
     if k == 0 or n_rows == 0:
         return np.empty((n_rows, k), dtype=np.int64), np.empty((n_rows, k), dtype=scores.dtype)
-    # One row (an interactive query) stays in NumPy too: about 1 ms at 290K artists, where the
-    # first call into the kernel costs the UI process ~0.7 s of importing and loading Numba.
-    if scores.size >= KERNEL_MIN_CELLS and n_rows > 1:
+    if scores.size >= KERNEL_MIN_CELLS:
         from tui_recs.models._score_kernels import top_k_rows
 
         return top_k_rows(scores, k)
     return _top_k_numpy(scores, k)
+
+
+def warm_up() -> None:
+    """Import Numba and load the top-k kernel (compiled once per machine) now: the first call
+    costs ~0.7 s at 290K artists, which an app would rather spend off its UI thread than on
+    its first related-artists query."""
+    from tui_recs.models._score_kernels import top_k_rows
+
+    top_k_rows(np.zeros((1, 2), dtype=np.float32), 1)
 
 
 def _top_k_numpy(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,132 @@
+"""Training and evaluation in a child process: results, progress, errors, cancelling."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tui_recs import isolated
+from tui_recs.cache import ArtifactStore
+from tui_recs.errors import TuiRecsError
+from tui_recs.pipeline import Cancelled, Stage, get_model, is_cached
+
+
+@pytest.fixture(autouse=True)
+def importable_targets(monkeypatch):
+    """The child imports the targets below from this module by name."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))
+
+
+# Targets: module-level, so that the child can import them.
+def count_to(n: int, progress, cancel) -> list[int]:
+    for step in range(n):
+        progress(Stage("fit", (step + 1) / n, f"step {step + 1}"))
+    return list(range(n))
+
+
+def fail(progress, cancel) -> None:
+    raise ValueError("bad value\nsecond line")
+
+
+def crash(progress, cancel) -> None:
+    print("printed by the job")  # stray output must not break the frames
+    sys.stderr.write("something fatal happened\n")
+    sys.stderr.flush()
+    os._exit(3)
+
+
+def wait_for_cancel(progress, cancel) -> None:
+    progress(Stage("fit", 0.0, "started"))
+    while not cancel.is_set():
+        time.sleep(0.01)
+    raise Cancelled("stopped between steps")
+
+
+def ignore_cancel(progress, cancel) -> None:
+    progress(Stage("fit", 0.0, "started"))
+    time.sleep(60)
+
+
+def cancel_after_first_stage(cancel: threading.Event):
+    return lambda stage: cancel.set()
+
+
+# ---------------------------------------------------------------------------------- tests
+def test_result_and_stages_come_back_in_order():
+    stages = []
+    assert isolated.run_isolated(count_to, 3, progress=stages.append) == [0, 1, 2]
+    assert [stage.message for stage in stages] == ["step 1", "step 2", "step 3"]
+
+
+def test_an_error_in_the_child_is_one_line_here():
+    with pytest.raises(TuiRecsError, match=r"^ValueError: bad value\nsecond line$"):
+        isolated.run_isolated(fail)
+
+
+def test_a_crashed_child_is_reported_with_its_exit_code_and_last_words():
+    with pytest.raises(TuiRecsError, match="exit code 3.*something fatal happened"):
+        isolated.run_isolated(crash)
+
+
+def test_cancel_stops_a_cooperative_child():
+    cancel = threading.Event()
+    started = time.monotonic()
+    with pytest.raises(Cancelled, match="stopped between steps"):
+        isolated.run_isolated(wait_for_cancel, progress=cancel_after_first_stage(cancel),
+                              cancel=cancel)
+    assert time.monotonic() - started < isolated.GRACE
+
+
+def test_cancel_kills_a_child_that_does_not_stop(monkeypatch):
+    monkeypatch.setattr(isolated, "GRACE", 0.5)
+    cancel = threading.Event()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        isolated.run_isolated(ignore_cancel, progress=cancel_after_first_stage(cancel),
+                              cancel=cancel)
+    assert time.monotonic() - started < 30
+
+
+@pytest.fixture(scope="module")
+def saved_demo(tmp_path_factory):
+    from tui_recs.data.store import open_dataset
+
+    return open_dataset(None, cache_dir=tmp_path_factory.mktemp("cache"),
+                        n_users=1500, n_items=400)
+
+
+@pytest.mark.parametrize("saved", [True, False], ids=["saved", "inline"])
+def test_a_model_trained_in_the_child_equals_one_trained_here(saved_demo, tmp_path, saved):
+    from dataclasses import replace
+
+    dataset = saved_demo if saved else replace(saved_demo, saved_at=None)
+    params = {"factors": 8, "iterations": 2, "num_threads": 1}
+    store = ArtifactStore(tmp_path / "child")
+    stages = []
+    ready = isolated.get_model_isolated(dataset, "als", params, store=store,
+                                        progress=stages.append)
+    assert is_cached(dataset, "als", params, store)
+    assert any("iteration 2/2" in stage.message for stage in stages)
+    here = get_model(dataset, "als", params, store=ArtifactStore(tmp_path / "here"))
+    np.testing.assert_array_equal(ready.model.item_factors, here.model.item_factors)
+    np.testing.assert_array_equal(ready.model.user_factors, here.model.user_factors)
+
+
+def test_evaluation_in_the_child_matches_evaluation_here(saved_demo):
+    from tui_recs.evaluation import evaluate_models, holdout_split
+    from tui_recs.models.registry import create
+
+    params = {"als": {"factors": 8, "iterations": 2, "num_threads": 1, "random_state": 0}}
+    rows, description = isolated.evaluate_isolated(saved_demo, params, k=10)
+    split = holdout_split(saved_demo.user_items, test_fraction=0.2, seed=0)
+    assert description == split.description
+    here = evaluate_models({"als": create("als", **params["als"])}, split, k=10)
+    timings = {"fit_seconds", "query_ms"}
+    assert [{key: value for key, value in row.items() if key not in timings} for row in rows] == \
+        [{key: value for key, value in row.items() if key not in timings} for row in here]
