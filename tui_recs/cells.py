@@ -18,11 +18,12 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from tui_recs.models.topk import top_k
+if TYPE_CHECKING:
+    from tui_recs.index import IndexProgress
 
 #: k-means is fitted on at most this many sampled items (then every item is assigned).
 KMEANS_SAMPLE = 1 << 16
@@ -106,10 +107,11 @@ class CellIndex:
     @classmethod
     def build(cls, vectors: np.ndarray, queries: np.ndarray,
               query_exclude: Sequence[Sequence[int]], target_recall: float, seed: int = 0,
-              progress=None) -> "CellIndex":
+              progress: "IndexProgress | None" = None) -> "CellIndex":
         """Cluster ``vectors`` (items × f, unit length) and tune ``probes`` on ``queries``
         (q × f, each with its ``query_exclude`` ids) for recall@10 ``target_recall``."""
-        from tui_recs.index import RECALL_AT, exact_search, measure_query_ms, recall_at, smallest_passing
+        from tui_recs.index import (RECALL_AT, exact_search, measure_query_ms, recall_at,
+                                    smallest_passing)
 
         report = progress or (lambda fraction, message: None)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)

@@ -301,7 +301,8 @@ def build_similar_index(normalized_items: np.ndarray, sample: int = 500, seed: i
     target = TARGET_RECALL + TUNING_MARGIN
     cells = CellIndex.build(normalized_items, queries, exclude, target, seed=seed,
                             progress=progress)
-    if cells.stats.recall_at_10 >= target and cells.stats.query_ms_p50 < cells.stats.exact_query_ms_p50:
+    stats = cells.stats
+    if stats.recall_at_10 >= target and stats.query_ms_p50 < stats.exact_query_ms_p50:
         return cells
     return FactorIndex.build(normalized_items, "euclidean", queries, exclude, target, seed=seed,
                              progress=progress)

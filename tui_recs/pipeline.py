@@ -133,7 +133,8 @@ def resolved_params(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
 def is_cached(dataset: "Dataset", name: str, params: dict[str, Any] | None,
               store: "ArtifactStore") -> bool:
     """Whether ``store`` holds model ``name`` with ``params`` for ``dataset``."""
-    return store.lookup("model", model_inputs(dataset, name, resolved_params(name, params))) is not None
+    inputs = model_inputs(dataset, name, resolved_params(name, params))
+    return store.lookup("model", inputs) is not None
 
 
 def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = None, *,

@@ -29,9 +29,9 @@ class Popularity(Recommender):
 
     def fit(self, user_items: "sp.csr_matrix", callback: FitCallback | None = None,
             cancel: Any = None) -> "Popularity":
-        listeners = np.bincount(user_items.indices, minlength=user_items.shape[1]).astype(np.float64)
-        plays = np.bincount(user_items.indices, weights=user_items.data.astype(np.float64),
-                            minlength=user_items.shape[1])
+        from tui_recs.models.weighting import artist_lengths, artist_listeners
+
+        listeners, plays = artist_listeners(user_items), artist_lengths(user_items)
         # Plays only break ties between artists with equal listener counts.
         self.scores = (listeners + plays / (plays.max() + 1.0) if plays.size else listeners
                        ).astype(np.float32)

@@ -68,11 +68,24 @@ def _reweighted(user_items: "sp.csr_matrix",
 
 def artist_lengths(user_items: "sp.csr_matrix") -> np.ndarray:
     """(n_items,) float64: each artist's total plays, its BM25 document length."""
-    lengths = np.zeros(user_items.shape[1])
-    for entries in _blocks(user_items.nnz):  # bincount copies to float64 and int64 indices
-        lengths += np.bincount(user_items.indices[entries], weights=user_items.data[entries],
-                               minlength=user_items.shape[1])
-    return lengths
+    return _column_totals(user_items, weighted=True)
+
+
+def artist_listeners(user_items: "sp.csr_matrix") -> np.ndarray:
+    """(n_items,) float64: how many listeners played each artist (stored entries per column)."""
+    return _column_totals(user_items, weighted=False)
+
+
+def _column_totals(user_items: "sp.csr_matrix", weighted: bool) -> np.ndarray:
+    """(n_items,) float64 sums of each column's stored values (``weighted``) or counts of
+    them, BLOCK entries at a time: bincount copies to float64 and int64 indices, and holds the
+    GIL throughout (0.3 s over 17M plays, a frozen UI in a thread beside it)."""
+    totals = np.zeros(user_items.shape[1])
+    for entries in _blocks(user_items.nnz):
+        totals += np.bincount(user_items.indices[entries],
+                              weights=user_items.data[entries] if weighted else None,
+                              minlength=user_items.shape[1])
+    return totals
 
 
 def bm25(user_items: "sp.csr_matrix", k1: float = 100.0, b: float = 0.8,
