@@ -114,8 +114,10 @@ def test_a_model_trained_in_the_child_equals_one_trained_here(saved_demo, tmp_pa
     assert is_cached(dataset, "als", params, store)
     assert any("iteration 2/2" in stage.message for stage in stages)
     here = get_model(dataset, "als", params, store=ArtifactStore(tmp_path / "here"))
-    np.testing.assert_array_equal(ready.model.item_factors, here.model.item_factors)
-    np.testing.assert_array_equal(ready.model.user_factors, here.model.user_factors)
+    # Equal up to float32 rounding: the two processes may run BLAS (the f × f grams) on
+    # different thread counts (an app caps them in the environment that children inherit).
+    np.testing.assert_allclose(ready.model.item_factors, here.model.item_factors, atol=1e-3)
+    np.testing.assert_allclose(ready.model.user_factors, here.model.user_factors, atol=1e-3)
 
 
 def test_evaluation_in_the_child_matches_evaluation_here(saved_demo):
@@ -127,6 +129,7 @@ def test_evaluation_in_the_child_matches_evaluation_here(saved_demo):
     split = holdout_split(saved_demo.user_items, test_fraction=0.2, seed=0)
     assert description == split.description
     here = evaluate_models({"als": create("als", **params["als"])}, split, k=10)
-    timings = {"fit_seconds", "query_ms"}
-    assert [{key: value for key, value in row.items() if key not in timings} for row in rows] == \
-        [{key: value for key, value in row.items() if key not in timings} for row in here]
+    assert [row["model"] for row in rows] == [row["model"] for row in here]
+    for row, expected in zip(rows, here):  # up to rounding, as above
+        for metric in ("precision", "recall", "map", "ndcg", "auc", "coverage", "popularity"):
+            assert row[metric] == pytest.approx(expected[metric], rel=1e-3), metric
