@@ -47,3 +47,21 @@ def test_edge_shapes():
     assert top_k(np.zeros((2, 5)), 0)[0].shape == (2, 0)
     columns, _ = top_k(np.array([3.0, 1.0, 2.0]), 10)  # k above the width: everything, ranked
     assert columns.tolist() == [[0, 2, 1]]
+
+
+def test_single_queries_wait_for_no_kernel(monkeypatch):
+    """One row over many columns uses NumPy until a batch has loaded the Numba kernel (loading
+    it costs an interactive query ~0.7 s), then the kernel; both give the same answer."""
+    from tui_recs.models import topk
+
+    scores = np.random.default_rng(2).random((2, KERNEL_MIN_CELLS), dtype=np.float32)
+    calls = []
+    real = topk._kernel_top_k
+    monkeypatch.setattr(topk, "_kernel_top_k", lambda s, k: calls.append(len(s)) or real(s, k))
+    monkeypatch.setitem(topk._kernel, "loaded", False)
+    single = top_k(scores[:1], 5)
+    assert calls == []
+    batch = top_k(scores, 5)
+    assert calls == [2] and topk._kernel["loaded"]
+    assert top_k(scores[:1], 5)[0].tolist() == single[0].tolist() == batch[0][:1].tolist()
+    assert calls == [2, 1]

@@ -166,7 +166,6 @@ class TuiRecsApp(App[int]):
     @work(thread=True, group="data", exit_on_error=False)
     def _load_worker(self, job: Job) -> None:
         try:
-            from tui_recs.models.topk import KERNEL_MIN_CELLS, warm_up
             from tui_recs.search import IdIndex, NameIndex
 
             dataset = self.dataset_factory()
@@ -182,8 +181,6 @@ class TuiRecsApp(App[int]):
             return
         # The models start loading (or training) while the names are indexed.
         self.post_message(DataLoaded(job, dataset, store, first_artist))
-        if dataset.n_items >= KERNEL_MIN_CELLS:  # related-artist queries will use the kernel
-            warm_up()
         names = NameIndex(dataset.item_names, dataset.item_listeners)
         self.post_message(NamesIndexed(names, IdIndex(dataset.user_ids.tolist())))
         names.prepare()

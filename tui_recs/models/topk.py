@@ -25,20 +25,24 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     k = max(0, min(k, n_cols))
     if k == 0 or n_rows == 0:
         return np.empty((n_rows, k), dtype=np.int64), np.empty((n_rows, k), dtype=scores.dtype)
-    if scores.size >= KERNEL_MIN_CELLS:
-        from tui_recs.models._score_kernels import top_k_rows
-
-        return top_k_rows(scores, k)
+    # A single row (an interactive query) uses the kernel only once it is loaded: loading it
+    # (importing Numba) costs ~0.7 s, against ~2 ms for NumPy on 290K scores.
+    if scores.size >= KERNEL_MIN_CELLS and (n_rows > 1 or _kernel["loaded"]):
+        return _kernel_top_k(scores, k)
     return _top_k_numpy(scores, k)
 
 
-def warm_up() -> None:
-    """Import Numba and load the top-k kernel (compiled once per machine) now: the first call
-    costs ~0.7 s at 290K artists, which an app would rather spend off its UI thread than on
-    its first related-artists query."""
+#: Whether this process has loaded the Numba kernel (by a batch). An app that only answers
+#: single queries never does: loading it held the GIL for up to 0.4 s, even in a thread.
+_kernel = {"loaded": False}
+
+
+def _kernel_top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     from tui_recs.models._score_kernels import top_k_rows
 
-    top_k_rows(np.zeros((1, 2), dtype=np.float32), 1)
+    result = top_k_rows(scores, k)
+    _kernel["loaded"] = True
+    return result
 
 
 def _top_k_numpy(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
