@@ -38,8 +38,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 #: How often the parent looks at the cancel event (seconds), and how long a cancelled child
-#: gets to stop by itself before it is killed.
-POLL, GRACE = 0.1, 3.0
+#: gets to stop by itself before it is killed: killing is safe (cache entries are written
+#: atomically), and quitting the app mid-training waits for it (an ALS iteration or an SVD at
+#: 360K does not look at the event for seconds).
+POLL, GRACE = 0.1, 1.0
 _HEADER = struct.Struct("<Q")  # each frame: its length, then a pickle
 #: The child's scheduling priority below the caller's: on 2 busy cores the UI waited up to
 #: 0.5 s for a core while two children trained at the same priority.
