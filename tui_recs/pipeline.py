@@ -158,8 +158,8 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
     from tui_recs.models.registry import create, model_class
 
     report = progress or (lambda stage: None)
-    model = create(name, **resolved_params(name, params))
-    params = model.get_params()
+    params = resolved_params(name, params)
+    model = create(name, **params)
     inputs = model_inputs(dataset, name, params)
     _check(cancel)
 
