@@ -68,6 +68,39 @@ def test_save_and_load_round_trip(tmp_path):
         assert loaded.item_listeners.tolist() == dataset.item_listeners.tolist()
 
 
+def test_a_saved_matrix_is_made_on_first_use_and_summaries_do_without_it(tmp_path):
+    dataset = small()
+    dataset.save(tmp_path / "d")
+    loaded = Dataset.load_saved(tmp_path / "d", mmap=True)
+    summaries = ((loaded.n_users, loaded.n_items, loaded.nnz), loaded.top_items(3).tolist(),
+                 [part.tolist() for part in loaded.top_listeners(0, 5)])
+    assert not hasattr(loaded.__dict__["_stored_plays"], "tocsr"), "no SciPy matrix made yet"
+    assert summaries == ((3, 3, 5), dataset.top_items(3).tolist(),
+                         [part.tolist() for part in dataset.top_listeners(0, 5)])
+    matrix = loaded.user_items
+    assert matrix.format == "csr" and loaded.user_items is matrix, "made once, then kept"
+    assert matrix.toarray().tolist() == dataset.user_items.toarray().tolist()
+
+
+def test_the_dataset_cache_says_what_it_holds(tmp_path):
+    from tui_recs.data.store import is_dataset_cached, open_dataset
+
+    source = tmp_path / "plays.csv"
+    source.write_text("user,artist,plays\nu1,a,3\nu2,b,1\nu2,a,2\n", encoding="utf-8")
+    cache = tmp_path / "cache"
+    demo = dict(n_users=300, n_items=200)
+    assert not is_dataset_cached(source, cache_dir=cache)
+    assert not is_dataset_cached(None, cache_dir=cache, **demo)
+    open_dataset(source, cache_dir=cache)
+    open_dataset(None, cache_dir=cache, **demo)
+    assert is_dataset_cached(source, cache_dir=cache)
+    assert is_dataset_cached(None, cache_dir=cache, **demo)
+    assert not is_dataset_cached(None, cache_dir=cache, n_users=301, n_items=200)
+    source.write_text("user,artist,plays\nu1,a,4\n", encoding="utf-8")  # the file changed
+    assert not is_dataset_cached(source, cache_dir=cache)
+    assert not is_dataset_cached(tmp_path / "missing.csv", cache_dir=cache)
+
+
 def test_mismatched_ids_are_rejected():
     dataset = small()
     with pytest.raises(ValueError, match="user_ids has 2 entries for 3 users"):

@@ -41,21 +41,18 @@ def open_dataset(path: str | Path | None = None, format: str = "auto",
     demo data when ``path`` is None (``options`` then go to the generator), via the cache."""
     if path is not None:
         return load_cached(path, format=format, cache_dir=cache_dir, use_cache=use_cache, **options)
-    from tui_recs.data.synthetic import GENERATOR_VERSION, generate
+    from tui_recs.data.synthetic import generate
 
     if not use_cache:
         return generate(**options)
     from tui_recs.cache import ArtifactStore, resolve_cache_dir
-
-    inputs = {"demo": options, "generator_version": GENERATOR_VERSION,
-              "storage_version": STORAGE_VERSION}
 
     def build(directory: Path) -> dict[str, Any]:
         generate(**options).save(directory)
         return {}
 
     return ArtifactStore(resolve_cache_dir(cache_dir)).get_or_create(
-        "dataset", inputs, build=build, load=lambda directory: Dataset.load_saved(directory, mmap=True))
+        "dataset", _cache_inputs(None, format, options), build=build, load=_load_entry)
 
 
 def load_cached(path: str | Path, format: str = "auto", cache_dir: str | Path | None = None,
@@ -65,23 +62,57 @@ def load_cached(path: str | Path, format: str = "auto", cache_dir: str | Path | 
     The first load parses the file and stores the Dataset as binary arrays; later loads of the
     unchanged file read those arrays instead (memory-mapped matrix), typically 30-100x faster.
     """
-    from tui_recs.data.loaders import detect_format, load
+    from tui_recs.data.loaders import load
 
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise DataError("no such file or directory", path, hint="check the path given to --data")
+    path = _existing(path)
     if not use_cache:
         return load(path, format=format, **options)
     from tui_recs.cache import ArtifactStore, resolve_cache_dir
 
-    resolved = detect_format(path) if format == "auto" else format
-    inputs = {"source": source_signature(path), "format": resolved, "options": options,
-              "loader_version": LOADER_VERSION, "storage_version": STORAGE_VERSION}
-    store = ArtifactStore(resolve_cache_dir(cache_dir))
+    inputs = _cache_inputs(path, format, options)
 
     def build(directory: Path) -> dict[str, Any]:
-        load(path, format=resolved, **options).save(directory)
+        load(path, format=inputs["format"], **options).save(directory)
         return {}
 
-    return store.get_or_create("dataset", inputs, build=build,
-                               load=lambda directory: Dataset.load_saved(directory, mmap=True))
+    return ArtifactStore(resolve_cache_dir(cache_dir)).get_or_create(
+        "dataset", inputs, build=build, load=_load_entry)
+
+
+def is_dataset_cached(path: str | Path | None = None, format: str = "auto",
+                      cache_dir: str | Path | None = None, **options: Any) -> bool:
+    """Whether :func:`open_dataset` with these arguments would read the cache rather than
+    parse the file or generate the demo data (cheap: file signatures and one manifest)."""
+    from tui_recs.cache import ArtifactStore, resolve_cache_dir
+
+    try:
+        inputs = _cache_inputs(None if path is None else _existing(path), format, options)
+    except DataError:
+        return False
+    return ArtifactStore(resolve_cache_dir(cache_dir)).lookup("dataset", inputs) is not None
+
+
+def _existing(path: str | Path) -> Path:
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DataError("no such file or directory", path, hint="check the path given to --data")
+    return path
+
+
+def _cache_inputs(path: Path | None, format: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The dataset cache key's inputs: the source file's signature and loader (or the demo
+    generator's options), and the versions that change what is stored."""
+    if path is None:
+        from tui_recs.data.synthetic import GENERATOR_VERSION
+
+        return {"demo": options, "generator_version": GENERATOR_VERSION,
+                "storage_version": STORAGE_VERSION}
+    from tui_recs.data.loaders import detect_format
+
+    return {"source": source_signature(path),
+            "format": detect_format(path) if format == "auto" else format, "options": options,
+            "loader_version": LOADER_VERSION, "storage_version": STORAGE_VERSION}
+
+
+def _load_entry(directory: Path) -> Dataset:
+    return Dataset.load_saved(directory, mmap=True)
