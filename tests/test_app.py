@@ -94,17 +94,49 @@ def root(tmp_path_factory) -> Path:
 
 
 # ------------------------------------------------------------------------------ start-up
-async def test_starts_on_the_loading_view_then_opens_artists(root):
+def modes_seen(app: TuiRecsApp) -> list[str]:
+    """The modes (views) the app shows, in order, from its first one (call before it runs;
+    filled in while it runs)."""
+    seen = [app.current_mode]
+    switch_mode = app.switch_mode
+
+    def recording(mode: str):
+        if mode != seen[-1]:
+            seen.append(mode)
+        return switch_mode(mode)
+
+    app.switch_mode = recording
+    return seen
+
+
+async def test_the_loading_view_takes_over_while_models_train_then_gives_way_to_artists(root):
     app = make_app(root)
+    seen = modes_seen(app)
     async with app.run_test(size=(80, 24)) as pilot:
-        assert app.current_mode == "loading"
-        await until(pilot, lambda: "data" in app.jobs)  # started right after the first paint
+        await until(pilot, lambda: "data" in app.jobs)  # started as the app mounts
+        await until(pilot, lambda: app.current_mode == "loading")
         await settle(pilot)
+        assert seen == ["artists", "loading", "artists"]
         assert app.current_mode == "artists"
         assert set(app.models) == {"als", "lsa", "popularity"}
         assert app.models["als"].info["loss_history"], "the ALS loss is recorded per iteration"
         assert app.history.current == int(small_demo().top_items(1)[0])
         assert app.screen.query_one("#related").row_count == 20
+
+
+async def test_from_the_cache_the_app_opens_on_artists_without_the_loading_view(root):
+    demo = dict(n_users=2000, n_items=500)  # small_demo's data, through the dataset cache
+    for run in ("dataset generated", "everything cached"):
+        app = make_app(root, dataset_factory=None, demo_options=demo)
+        seen = modes_seen(app)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert app.dataset.fingerprint == small_demo().fingerprint
+            if run == "everything cached":
+                assert seen == ["artists"], "from the cache the loading view never shows"
+                assert app.screen.query_one("#related").row_count == 20
+            else:
+                assert seen == ["artists", "loading", "artists"]
 
 
 async def test_cancel_training_at_start_keeps_the_app_usable(root):

@@ -2,7 +2,8 @@
 
 Workers call the core and report back only through the typed messages of
 :mod:`tui_recs.app.messages`; the handlers here update the UI state on the UI thread and
-tell the views. Each view is a mode (a screen of its own); the loading view is the first.
+tell the views. Each view is a mode (a screen of its own). The app opens on the Artists view;
+the loading view takes over while the data is parsed or a start-up model trains.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from textual.reactive import reactive
 from tui_recs.app.commands import ActionCommands, ArtistCommands, ListenerCommands
 from tui_recs.app.config import Config, default_config_path
 from tui_recs.app.help import HelpScreen
-from tui_recs.app.messages import (DataLoaded, EvaluationDone, JobEnded, JobProgressed, ModelReady,
-                                   NamesIndexed, describe_error)
+from tui_recs.app.messages import (DataLoaded, DataNotCached, EvaluationDone, JobEnded,
+                                   JobProgressed, ModelReady, NamesIndexed, describe_error)
 from tui_recs.app.state import VIEWS, History, Job, model_title
 from tui_recs.app.views.artists import ArtistsScreen
 from tui_recs.app.views.compare import CompareScreen
@@ -50,7 +51,8 @@ class TuiRecsApp(App[int]):
         "loading": LoadingScreen, "artists": ArtistsScreen, "listeners": ListenersScreen,
         "compare": CompareScreen, "models": ModelsScreen,
     }
-    DEFAULT_MODE = "loading"
+    # From the cache everything is ready in a moment: no loading view to build and give way.
+    DEFAULT_MODE = "artists"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     COMMANDS = App.COMMANDS | {ArtistCommands, ListenerCommands, ActionCommands}
     BINDINGS = [
@@ -74,6 +76,7 @@ class TuiRecsApp(App[int]):
 
     def __init__(self, data: str | Path | None = None, format: str = "auto",
                  cache_dir: str | Path | None = None, use_cache: bool = True, *,
+                 demo_options: dict[str, Any] | None = None,
                  dataset_factory: Callable[[], "Dataset"] | None = None,
                  model_params: dict[str, dict[str, Any]] | None = None,
                  config_path: Path | None = None, clock: Callable[[], float] = time.monotonic,
@@ -82,6 +85,7 @@ class TuiRecsApp(App[int]):
         Args:
             data, format, cache_dir, use_cache: as the command line's ``--data`` and friends;
                 ``data`` None is the built-in demo data.
+            demo_options: the demo generator's options (such as the 360K shape).
             dataset_factory: builds the Dataset instead (tests pass a small demo dataset).
             model_params: hyperparameters per model name (default: the core's defaults).
             config_path: the settings file (default: the user config dir).
@@ -94,7 +98,8 @@ class TuiRecsApp(App[int]):
         self.data_format = format
         self.cache_dir = cache_dir
         self.use_cache = use_cache
-        self.dataset_factory = dataset_factory or self._open_dataset
+        self.demo_options = dict(demo_options or {})
+        self.dataset_factory = dataset_factory
         self.model_params = {name: dict(params) for name, params in (model_params or {}).items()}
         self.config_path = config_path or default_config_path()
         self.config = Config.load(self.config_path)
@@ -144,7 +149,27 @@ class TuiRecsApp(App[int]):
         from tui_recs.data.store import open_dataset
 
         return open_dataset(self.data_path, format=self.data_format, cache_dir=self.cache_dir,
-                            use_cache=self.use_cache)
+                            use_cache=self.use_cache, **self._demo_options())
+
+    def _demo_options(self) -> dict[str, Any]:
+        return self.demo_options if self.data_path is None else {}
+
+    def _dataset_cached(self) -> bool:
+        """Whether the data will come from the cache (False for a dataset factory: unknown)."""
+        if self.dataset_factory is not None or not self.use_cache:
+            return False
+        from tui_recs.data.store import is_dataset_cached
+
+        return is_dataset_cached(self.data_path, self.data_format, self.cache_dir,
+                                 **self._demo_options())
+
+    def _to_train(self, dataset: "Dataset", store: "ArtifactStore | None") -> list[str]:
+        """The start-up models that take a while: heavy ones the cache lacks."""
+        from tui_recs.isolated import HEAVY_MODELS
+        from tui_recs.pipeline import is_cached
+
+        return [name for name in STARTUP_MODELS if name in HEAVY_MODELS and (
+            store is None or not is_cached(dataset, name, self.model_params.get(name), store))]
 
     @property
     def source_label(self) -> str:
@@ -168,7 +193,9 @@ class TuiRecsApp(App[int]):
         try:
             from tui_recs.search import IdIndex, NameIndex
 
-            dataset = self.dataset_factory()
+            if not self._dataset_cached():
+                self.post_message(DataNotCached())
+            dataset = (self.dataset_factory or self._open_dataset)()
             store = None
             if self.use_cache:
                 from tui_recs.cache import ArtifactStore, resolve_cache_dir
@@ -176,14 +203,18 @@ class TuiRecsApp(App[int]):
                 store = ArtifactStore(resolve_cache_dir(self.cache_dir))
             # Here, not on the UI thread: it holds the GIL for a while at 360K.
             first_artist = int(dataset.top_items(1)[0]) if dataset.n_items else None
+            to_train = self._to_train(dataset, store)
         except Exception as error:  # every failure becomes a message on screen, never a crash
             self.post_message(JobEnded(job, "failed", describe_error(error)))
             return
         # The models start loading (or training) while the names are indexed.
-        self.post_message(DataLoaded(job, dataset, store, first_artist))
+        self.post_message(DataLoaded(job, dataset, store, first_artist, to_train))
         names = NameIndex(dataset.item_names, dataset.item_listeners)
         self.post_message(NamesIndexed(names, IdIndex(dataset.user_ids.tolist())))
         names.prepare()
+
+    def on_data_not_cached(self) -> None:
+        self._show_loading()
 
     def on_names_indexed(self, message: NamesIndexed) -> None:
         self.names, self.listener_ids = message.names, message.listener_ids
@@ -199,9 +230,18 @@ class TuiRecsApp(App[int]):
         message.job.finish("done", self.clock(), f"{dataset.n_users:,} listeners × "
                                                  f"{dataset.n_items:,} artists, {dataset.nnz:,} plays")
         for name in STARTUP_MODELS:
-            self.train(name)
+            self.train(name, quick=name not in message.to_train)
         self.jobs_version += 1
+        self.models_version += 1  # the views draw the new data
+        if message.to_train:
+            self._show_loading()
         self._advance_from_loading()
+
+    def _show_loading(self) -> None:
+        """Let the loading view take over: the data is parsed, a model trains, or loading
+        failed (the view shows the error and a way out)."""
+        if self.current_mode != "loading":
+            self.switch_mode("loading")
 
     def _advance_from_loading(self) -> None:
         """Leave the loading view once the data and every start-up model have settled."""
@@ -215,14 +255,15 @@ class TuiRecsApp(App[int]):
             self.switch_mode("artists")
 
     # ----------------------------------------------------------------------------- models
-    def train(self, name: str, params: dict[str, Any] | None = None) -> None:
+    def train(self, name: str, params: dict[str, Any] | None = None, quick: bool = False) -> None:
         """Train model ``name`` (or load it from the cache) in the background. A model already
-        in use stays in use until the new one is ready; a job already training it is cancelled."""
+        in use stays in use until the new one is ready; a job already training it is cancelled.
+        ``quick``: it will be ready in a moment (the views wait rather than use a stand-in)."""
         previous = self.jobs.get(name)
         if previous is not None and previous.running:
             previous.cancel.set()
         params = dict(self.model_params.get(name, {}) if params is None else params)
-        job = Job(name, model_title(name), self.clock(), params=params,
+        job = Job(name, model_title(name), self.clock(), params=params, quick=quick,
                   message=f"starting {model_title(name)}…")
         self.jobs[name] = job
         self.jobs_version += 1
@@ -286,6 +327,7 @@ class TuiRecsApp(App[int]):
             job.finish("failed", self.clock(), message.error)
             if job.key == "data":
                 self.load_error = message.error
+                self._show_loading()
             self.notify(message.error, title=f"{job.title} failed", severity="error", timeout=10)
         self.jobs_version += 1
         self.models_version += 1
@@ -309,6 +351,9 @@ class TuiRecsApp(App[int]):
         if name in self.models:
             return self.models[name], ""
         why = self.why_not_ready(name)
+        job = self.jobs.get(name)
+        if job is not None and job.running and job.quick:
+            return None, why
         for other in (*reversed(STARTUP_MODELS), *self.models):
             if other in self.models:
                 return self.models[other], f"{why}: showing {model_title(other)}"
@@ -318,7 +363,7 @@ class TuiRecsApp(App[int]):
         """"ALS is still training", "ALS is not trained (failed)"..."""
         job = self.jobs.get(name)
         if job is not None and job.running:
-            return f"{model_title(name)} is still training"
+            return f"{model_title(name)} is " + ("loading" if job.quick else "still training")
         return f"{model_title(name)} is not trained" + (f" ({job.status})" if job else "")
 
     # -------------------------------------------------------------------------- evaluation

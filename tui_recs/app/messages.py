@@ -24,17 +24,23 @@ def describe_error(error: BaseException) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(error).__name__
 
 
+class DataNotCached(Message):
+    """The dataset is not in the cache: it is being parsed or generated (a while)."""
+
+
 class DataLoaded(Message):
     """The dataset is loaded (its names are indexed next: :class:`NamesIndexed`)."""
 
     def __init__(self, job: "Job", dataset: "Dataset", store: "ArtifactStore | None",
-                 first_artist: int | None) -> None:
+                 first_artist: int | None, to_train: list[str]) -> None:
         super().__init__()
         self.job = job
         self.dataset = dataset
         self.store = store
         #: The most listened artist: the Artists view opens on it.
         self.first_artist = first_artist
+        #: The start-up models that the cache lacks, which take a while to train.
+        self.to_train = to_train
 
 
 class NamesIndexed(Message):

@@ -44,6 +44,9 @@ class Job:
     finished: float | None = None
     #: Whether the core polls ``cancel`` for this kind of work.
     cancellable: bool = True
+    #: Done in a moment (a model in the cache, or a cheap one): the views wait for it rather
+    #: than answer with a stand-in model meanwhile.
+    quick: bool = False
 
     @property
     def running(self) -> bool:

@@ -39,14 +39,18 @@ class ArtistsScreen(ViewScreen):
         with Horizontal(id="artists-body", classes="view-body"):
             yield ArtistSearch(id="artist-search")
             with Vertical(id="artist-main"):
-                yield Static(id="artist-info")
+                yield Static(f"[dim]loading {escape(self.app.source_label)}…[/dim]",
+                             id="artist-info")
                 yield Static(id="related-title", classes="section-title")
                 yield FittedTable(id="related", cursor_type="row", zebra_stripes=True)
 
     def refresh_view(self) -> None:
         app = self.app
         item = app.history.current
-        key = (item, app.models_version, app.preferred)
+        ready, note = app.answering_model()
+        # While the model waits for one loading from the cache, others arriving change nothing
+        # here (each redraw lays the view out again: ~0.1 s at start-up).
+        key = (item, app.preferred, note, None if ready is None else app.models_version)
         if key == self._shown:
             return
         self._shown = key

@@ -120,12 +120,15 @@ class ViewScreen(Background, Screen):
 
     def _redraw(self) -> None:
         # Not before the widgets are all mounted (on_mount draws then), nor while the app
-        # shuts down and removes them (quitting as the loading view gave way crashed here).
-        if self._composed and self.is_current and self.app.is_running:
+        # shuts down and removes them (quitting as the loading view gave way crashed here),
+        # nor before the data has loaded (the app opens on the Artists view).
+        if (self._composed and self.is_current and self.app.is_running
+                and self.app.dataset is not None):
             self.refresh_view()
 
     def refresh_view(self) -> None:
-        """Draw from the app's state; cheap when nothing this view shows has changed."""
+        """Draw from the app's state (once the data is loaded); cheap when nothing this view
+        shows has changed."""
         raise NotImplementedError
 
     def ask(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
