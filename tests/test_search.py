@@ -260,3 +260,42 @@ def test_resolve_a_listener_id():
 def test_a_typo_prefers_the_popular_name_that_holds_as_much_of_it():
     hits = NameIndex(["Rikoli", "Risali Stars"], np.array([100, 3776])).search("riasli", 2)
     assert [hit.name for hit in hits] == ["Risali Stars", "Rikoli"]
+
+
+# ----------------------------------------------------------------------------- cached indexes
+QUERIES = ["", "fire", "the arcade fire", "AIR", "radiohed", "beyonce", "фактор", "!!!", "zz"]
+
+
+def test_an_index_read_back_from_arrays_answers_as_the_one_built(index):
+    again = NameIndex.from_arrays(NAMES, index.to_arrays())
+    for query in QUERIES:
+        assert again.search(query, 10) == index.search(query, 10), query
+    assert again.resolve("beatles") == index.resolve("beatles") == NAMES.index("The Beatles")
+    ids = IdIndex.from_arrays(np.array(LISTENER_IDS, dtype=object),
+                              IdIndex(LISTENER_IDS).to_arrays())
+    assert ids.resolve("ADMIN") == 3 and ids.with_prefix("user_2", 10) == [1, 4]
+    empty = NameIndex.from_arrays([], NameIndex([]).to_arrays())
+    assert empty.search("air") == [] and empty.search("") == []
+    with pytest.raises(ValueError, match="a name index of 18 names for 3"):
+        NameIndex.from_arrays(NAMES[:3], index.to_arrays())
+
+
+def test_name_indexes_are_built_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    from tui_recs.cache import ArtifactStore
+    from tui_recs.data import demo
+    from tui_recs.search import name_indexes
+
+    dataset = demo(n_users=300, n_items=200)
+    store = ArtifactStore(tmp_path)
+    fresh_names, fresh_ids = name_indexes(dataset)  # no store: built here
+    built_names, built_ids = name_indexes(dataset, store)
+    monkeypatch.setattr(NameIndex, "__init__", lambda *args: pytest.fail("built again"))
+    names, ids = name_indexes(dataset, store)
+    assert names._trigrams is not None, "the typo index comes with it"
+    queries = [*QUERIES, *(str(name)[:5] for name in dataset.item_names[:20]), "zqxj"]
+    for query in queries:
+        assert names.search(query, 10) == fresh_names.search(query, 10) == \
+            built_names.search(query, 10), query
+    user = str(dataset.user_ids[7])
+    assert ids.resolve(user.upper()) == fresh_ids.resolve(user) == 7
+    assert ids.with_prefix(user[:4], 5) == fresh_ids.with_prefix(user[:4], 5)

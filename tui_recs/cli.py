@@ -199,20 +199,22 @@ class Session:
 
     def artist(self, text: str) -> int:
         """The artist position a loosely typed name refers to (errors list candidates)."""
-        if self._names is None:
-            from tui_recs.search import NameIndex
-
-            self._names = NameIndex(self.dataset.item_names, self.dataset.item_listeners)
-        return self._names.resolve(text)
+        return self._indexes()[0].resolve(text)
 
     def user(self, text: str) -> int:
         """The listener row of a dataset id (an unknown id suggests a few real ones)."""
         row = self.dataset.user_index.get(text.strip())
         if row is None:
-            from tui_recs.search import IdIndex
-
-            row = IdIndex(self.dataset.user_ids.tolist()).resolve(text, self.dataset.source)
+            row = self._indexes()[1].resolve(text, self.dataset.source)
         return row
+
+    def _indexes(self):
+        """The artist-name and listener-id indexes (through the cache)."""
+        if self._names is None:
+            from tui_recs.search import name_indexes
+
+            self._names = name_indexes(self.dataset, self.store)
+        return self._names
 
     def params(self, name: str) -> dict[str, Any]:
         """Hyperparameters given on the command line that model ``name`` accepts."""

@@ -191,7 +191,7 @@ class TuiRecsApp(App[int]):
     @work(thread=True, group="data", exit_on_error=False)
     def _load_worker(self, job: Job) -> None:
         try:
-            from tui_recs.search import IdIndex, NameIndex
+            from tui_recs.search import name_indexes
 
             if not self._dataset_cached():
                 self.post_message(DataNotCached())
@@ -209,8 +209,13 @@ class TuiRecsApp(App[int]):
             return
         # The models start loading (or training) while the names are indexed.
         self.post_message(DataLoaded(job, dataset, store, first_artist, to_train))
-        names = NameIndex(dataset.item_names, dataset.item_listeners)
-        self.post_message(NamesIndexed(names, IdIndex(dataset.user_ids.tolist())))
+        try:
+            names, listener_ids = name_indexes(dataset, store)
+        except Exception as error:  # the data is there: the rest of the app still works
+            self.call_from_thread(self.notify, describe_error(error), severity="error",
+                                  title="Artist search is unavailable", timeout=10)
+            return
+        self.post_message(NamesIndexed(names, listener_ids))
         names.prepare()
 
     def on_data_not_cached(self) -> None:
