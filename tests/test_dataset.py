@@ -44,6 +44,17 @@ def test_summaries():
     assert summary["dropped_rows"] == {"bad rows": 1}
 
 
+def test_top_items_equal_a_full_sort():
+    rng = np.random.default_rng(0)
+    users, items = rng.integers(0, 50, 2000), rng.integers(0, 300, 2000)
+    dataset = Dataset.from_codes(users, items, rng.integers(1, 4, 2000),
+                                 np.array([f"u{i}" for i in range(50)], dtype=object),
+                                 np.array([f"a{i}" for i in range(300)], dtype=object))
+    full = np.lexsort((np.arange(dataset.n_items), -dataset.item_plays, -dataset.item_listeners))
+    for n in (0, 1, 7, 50, dataset.n_items, dataset.n_items + 5):
+        assert dataset.top_items(n).tolist() == full[:n].tolist()
+
+
 def test_fingerprint_is_stable_and_content_sensitive():
     assert small().fingerprint == small().fingerprint
     assert len(small().fingerprint) == 16
