@@ -79,6 +79,18 @@ def test_save_and_load_round_trip(tmp_path):
         assert loaded.item_listeners.tolist() == dataset.item_listeners.tolist()
 
 
+def test_item_ids_equal_to_the_names_are_stored_once(tmp_path):
+    dataset = small()
+    same = Dataset(dataset.user_items, dataset.user_ids, dataset.item_names, dataset.item_names)
+    for saved, stored in ((dataset, True), (same, False)):
+        directory = tmp_path / str(stored)
+        saved.save(directory)
+        assert (directory / "item_ids.npy").exists() == stored
+        loaded = Dataset.load_saved(directory)
+        assert loaded.item_ids.tolist() == saved.item_ids.tolist()
+        assert loaded.fingerprint == saved.fingerprint
+
+
 def test_a_saved_matrix_is_made_on_first_use_and_summaries_do_without_it(tmp_path):
     dataset = small()
     dataset.save(tmp_path / "d")

@@ -371,9 +371,10 @@ class NameIndex:
 
     @classmethod
     def from_arrays(cls, names: Sequence[str], arrays: dict[str, np.ndarray]) -> "NameIndex":
-        """The index :meth:`to_arrays` came from, over the same ``names``."""
+        """The index :meth:`to_arrays` came from, over the same ``names`` (any sequence of
+        str, e.g. a dataset's object array: it is not copied)."""
         index = cls.__new__(cls)
-        index.names = _as_strings(names)
+        index.names = names
         index._items = arrays["ranked_items"]
         if len(index._items) != len(index.names):
             raise ValueError(f"a name index of {len(index._items)} names for {len(index.names)}")

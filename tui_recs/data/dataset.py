@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # scipy is imported lazily: it is not needed to show a help t
     import scipy.sparse as sp
 
 #: Bumped whenever the on-disk layout written by :meth:`Dataset.save` changes.
-STORAGE_VERSION = 1
+STORAGE_VERSION = 2
 #: Cached per-artist totals that :meth:`Dataset.save` stores beside the matrix.
 SAVED_TOTALS = ("item_listeners", "item_plays")
 
@@ -258,9 +258,12 @@ class Dataset:
         arrays = {
             "indptr": matrix.indptr, "indices": matrix.indices, "data": matrix.data,
             "user_ids": np.frombuffer(_join_names(self.user_ids), dtype=np.uint8),
-            "item_ids": np.frombuffer(_join_names(self.item_ids), dtype=np.uint8),
             "item_names": np.frombuffer(_join_names(self.item_names), dtype=np.uint8),
         }
+        # Item ids are usually the names themselves (Last.fm 360K, the demo data): then they
+        # are not stored twice, nor read twice (~50 ms at 290K artists).
+        if not np.array_equal(self.item_ids, self.item_names):
+            arrays["item_ids"] = np.frombuffer(_join_names(self.item_ids), dtype=np.uint8)
         # Per-artist totals, so that a warm start need not count 17M plays again.
         arrays.update({name: getattr(self, name) for name in SAVED_TOTALS})
         for key, values in self.item_meta.items():
@@ -292,11 +295,13 @@ class Dataset:
         def names(name: str, count: int) -> np.ndarray:
             return _split_names(np.load(directory / f"{name}.npy").tobytes(), count)
 
+        item_names = names("item_names", n_items)
         dataset = cls(
             user_items=matrix,
             user_ids=names("user_ids", n_users),
-            item_ids=names("item_ids", n_items),
-            item_names=names("item_names", n_items),
+            item_ids=(names("item_ids", n_items) if (directory / "item_ids.npy").exists()
+                      else item_names),
+            item_names=item_names,
             item_meta={key: names(f"meta.{key}", n_items) for key in info["meta"]},
             source=info["source"],
             dropped=info["dropped"],
