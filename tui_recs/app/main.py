@@ -205,7 +205,6 @@ class TuiRecsApp(App[int]):
                 from tui_recs.cache import ArtifactStore, resolve_cache_dir
 
                 store = ArtifactStore(resolve_cache_dir(self.cache_dir))
-            # Here, not on the UI thread: it holds the GIL for a while at 360K.
             first_artist = int(dataset.top_items(1)[0]) if dataset.n_items else None
             to_train = self._to_train(dataset, store)
         except Exception as error:  # every failure becomes a message on screen, never a crash
