@@ -267,7 +267,7 @@ def build_dataset(table: RawTable, *, user: str, item: str, plays: str | None,
         dropped["bad rows"] = n_bad
     keep = ~bad & ~blank & ~expected_drop
     if not keep.any():
-        raise DataError(f"has no usable rows (a header, blank lines or dropped rows only)", path,
+        raise DataError("has no usable rows (a header, blank lines or dropped rows only)", path,
                         hint=f"expected {what}")
     zero = keep & (play_values == 0)
     if zero.any():
