@@ -1,21 +1,28 @@
 """LSA's fit against plain scipy ``svds(solver="arpack")`` on the same BM25 matrix (by hand).
 
-    python benchmarks/bench_lsa.py [--scale 360k] [--factors 64] [--repeat 2] [--products]
+    python benchmarks/bench_lsa.py [--scale 360k | --data PATH] [--factors 64] [--repeat 2]
+                                   [--products]
 
-Data: the demo generator at the given scale ("360k": ~290K artists × 360K listeners, 17.8M
-plays; or a fraction of that shape, e.g. 0.25), via the dataset cache. Prints the best of
-``--repeat`` runs of
+Data: the demo generator at the given scale ("360k": ~290K artists × 360K listeners, 17.7M
+plays; or a fraction of that shape, e.g. 0.25) via the dataset cache, or the dataset at
+``--data``. Prints the best of ``--repeat`` runs of
 
-- LSA.fit (BM25 weighting + transpose + PROPACK in float32, the solver actually used shown),
+- LSA.fit (BM25 weighting + transpose + SVD in float32) with the default solver, block
+  Lanczos, and with PROPACK (the solver actually used shown: each may fall back),
 - plain ``svds(A, k, solver="arpack")`` on the BM25 artist × listener matrix as weighting
   returns it (float32), and the same in float64,
 
-each ratio (target: LSA <= 0.5x arpack) and how closely the singular values agree.
+the ratios of the fits to plain ARPACK (target: LSA <= 0.5x arpack float32), and each fit's
+agreement with the float64 ARPACK solve: the largest relative error of a singular value, and
+how many of the top-10 cosine neighbours on U·S of PROBES artists (the most listened half,
+a random half) are the same, exactly and up to ties (a neighbour whose float64 cosine equals
+the 10th best's within 1e-6 counts: on hetrec ~10% of lists end in such ties, e.g. artists
+with the same single listener).
 
-``--products`` also times the sparse products the solvers spend most of their time in,
-SciPy's single-threaded CSR products against Numba row-parallel CSR gathers on 1 and 2
-threads; this is the measurement behind LSA *not* using a Numba LinearOperator.
-Timings depend on BLAS threads (OPENBLAS_NUM_THREADS) and on other load; run on a quiet box.
+``--products`` also times the sparse products the solvers spend their time in: one SciPy
+CSR mat-vec, SciPy's CSR × 16-column block, and the Numba block product of the Lanczos solver
+on 1 and 2 threads. Timings depend on BLAS threads (OPENBLAS_NUM_THREADS) and on other
+load, printed with the load average: run on a quiet box, and compare ratios within a run.
 """
 
 from __future__ import annotations
@@ -23,15 +30,20 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+#: Artists whose related-artist lists are compared.
+PROBES = 1000
+#: Cosines within this of the reference's 10th best count as ties.
+TIE = 1e-6
+
 
 def best_of(repeat: int, run: Callable[[], object]) -> tuple[float, float, object]:
     """(fastest wall seconds, fastest CPU seconds of this process, result of the last run)
-    over ``repeat`` runs. CPU time is the steadier figure on a busy machine for
-    single-threaded runs (OPENBLAS_NUM_THREADS=1)."""
+    over ``repeat`` runs."""
     walls, cpus, result = [], [], None
     for _ in range(repeat):
         started, cpu_started = time.perf_counter(), time.process_time()
@@ -41,70 +53,111 @@ def best_of(repeat: int, run: Callable[[], object]) -> tuple[float, float, objec
     return min(walls), min(cpus), result
 
 
+def load_average() -> str:
+    return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def probe_artists(plays) -> np.ndarray:
+    """PROBES artist ids: the PROBES / 2 with most listeners, then a seeded random sample."""
+    listeners = np.bincount(plays.indices, minlength=plays.shape[1])
+    top = np.argsort(-listeners, kind="stable")[:PROBES // 2]
+    rest = np.setdiff1d(np.arange(plays.shape[1]), top)
+    sample = np.random.default_rng(0).choice(rest, min(len(rest), PROBES - len(top)),
+                                             replace=False)
+    return np.concatenate([top, sample])
+
+
+def unit_rows(factors: np.ndarray) -> np.ndarray:
+    """``factors`` (items × k) in float64 with each row scaled to length 1 (zero rows stay 0)."""
+    factors = factors.astype(np.float64)
+    return factors / np.maximum(np.linalg.norm(factors, axis=1, keepdims=True), 1e-300)
+
+
+def probe_cosines(unit: np.ndarray, probes: np.ndarray) -> np.ndarray:
+    """len(probes) × items cosines of the probes with every artist, a probe's own cell -inf."""
+    scores = unit[probes] @ unit.T
+    scores[np.arange(len(probes)), probes] = -np.inf
+    return scores
+
+
+def neighbour_agreement(factors: np.ndarray, reference: np.ndarray, probes: np.ndarray,
+                        n: int = 10) -> tuple[float, float]:
+    """(share of the same top-n neighbours, the same share counting reference ties) of the
+    probes on ``factors`` against ``reference`` (items × k each)."""
+    from tui_recs.models.topk import top_k
+
+    found, expected = unit_rows(factors), unit_rows(reference)
+    same = tied = 0
+    for start in range(0, len(probes), 100):
+        block = probes[start:start + 100]
+        ids = top_k(probe_cosines(found, block), n)[0]
+        scores = probe_cosines(expected, block)
+        best_ids, best = top_k(scores, n)
+        same += sum(len(set(a) & set(b)) for a, b in zip(ids.tolist(), best_ids.tolist()))
+        tied += int((np.take_along_axis(scores, ids, axis=1) >= best[:, -1:] - TIE).sum())
+    return same / (n * len(probes)), tied / (n * len(probes))
+
+
 def compare_fits(plays, factors: int, repeat: int) -> None:
     from scipy.sparse.linalg import svds
 
     from tui_recs.models.lsa import LSA
     from tui_recs.models.weighting import bm25
 
-    wall, cpu, model = best_of(repeat, lambda: LSA(factors=factors, random_state=0).fit(plays))
+    LSA(factors=4, random_state=0).fit(plays[:2000])  # JIT compile or cache load: untimed
+    fits = {}
+    for solver in ("lanczos", "propack"):
+        wall, cpu, model = best_of(repeat, lambda: LSA(factors=factors, random_state=0,
+                                                       solver=solver).fit(plays))
+        fits[solver] = wall, model
+        print(f"LSA fit, {solver} (used {model.solver_used}): {wall:.2f} s wall, "
+              f"{cpu:.2f} s CPU; {load_average()}", flush=True)
     artist_listener = bm25(plays, model.bm25_k1, model.bm25_b).T.tocsr()
     start = np.random.default_rng(0).standard_normal(min(artist_listener.shape))
-    print(f"LSA fit (BM25 + svds {model.solver_used}, float32): {wall:.2f} s wall, {cpu:.2f} s CPU")
+    plain = {}
     for dtype in (np.float32, np.float64):
         matrix = artist_listener.astype(dtype)
-        plain_wall, plain_cpu, (_, reference, _) = best_of(repeat, lambda: svds(
+        wall, cpu, (U, S, _) = best_of(repeat, lambda: svds(
             matrix, k=factors, solver="arpack", v0=start.astype(dtype)))
-        reference = np.sort(reference)[::-1]
-        agreement = np.max(np.abs(model.singular_values - reference) / reference)
-        print(f"plain svds arpack {np.dtype(dtype).name}: {plain_wall:.2f} s wall, "
-              f"{plain_cpu:.2f} s CPU; LSA / arpack = {wall / plain_wall:.2f} wall, "
-              f"{cpu / plain_cpu:.2f} CPU (target <= 0.5); singular values agree to "
-              f"{agreement:.1e}")
+        plain[np.dtype(dtype).name] = wall
+        print(f"plain svds arpack {np.dtype(dtype).name}: {wall:.2f} s wall, {cpu:.2f} s CPU; "
+              f"{load_average()}", flush=True)
+    order = np.argsort(-S)
+    reference_values, reference = S[order], U[:, order] * S[order]
+    probes = probe_artists(plays)
+    print(f"against arpack float64 (k={factors}; top-10 neighbours of {len(probes):,} artists):")
+    for solver, (wall, model) in fits.items():
+        error = np.max(np.abs(model.singular_values - reference_values) / reference_values)
+        same, tied = neighbour_agreement(model.item_factors, reference, probes)
+        print(f"  {solver}: / arpack float32 = {wall / plain['float32']:.2f} wall (target "
+              f"<= 0.5), / float64 = {wall / plain['float64']:.2f}; singular values to "
+              f"{error:.1e}; neighbours {same:.3%} the same, {tied:.3%} up to ties")
 
 
-def compare_products(plays, repeat: int) -> None:
-    """Per-product milliseconds of A·x and Aᵀ·y: SciPy vs Numba row-parallel gathers."""
-    from tui_recs.models._numba import numba
+def compare_products(plays, repeat: int, columns: int = 16) -> None:
+    """Per-column milliseconds of A·X and Aᵀ·Y: SciPy against the Numba block product."""
+    from tui_recs.models._numba import threads
+    from tui_recs.models._svd_kernels import SparseProduct, aligned_empty
     from tui_recs.models.weighting import bm25
 
-    @numba.njit(parallel=True, boundscheck=False)
-    def gather_product(indptr, indices, data, x, out, chunk_bounds):
-        # Rows in chunks of equal stored entries; four partial sums per row hide the add
-        # latency (the variant that measured fastest of those tried).
-        for chunk in numba.prange(len(chunk_bounds) - 1):
-            for row in range(chunk_bounds[chunk], chunk_bounds[chunk + 1]):
-                sum0 = sum1 = sum2 = sum3 = 0.0
-                j, end = indptr[row], indptr[row + 1]
-                while j + 3 < end:
-                    sum0 += data[j] * x[np.uintp(indices[j])]
-                    sum1 += data[j + 1] * x[np.uintp(indices[j + 1])]
-                    sum2 += data[j + 2] * x[np.uintp(indices[j + 2])]
-                    sum3 += data[j + 3] * x[np.uintp(indices[j + 3])]
-                    j += 4
-                while j < end:
-                    sum0 += data[j] * x[np.uintp(indices[j])]
-                    j += 1
-                out[row] = (sum0 + sum1) + (sum2 + sum3)
-
     listener_artist = bm25(plays, 3.0, 0.8)
-    for name, matrix in (("A·x  (artist × listener)", listener_artist.T.tocsr()),
-                         ("Aᵀ·y (listener × artist)", listener_artist)):
-        x = np.random.default_rng(0).standard_normal(matrix.shape[1]).astype(matrix.dtype)
-        out = np.empty(matrix.shape[0], dtype=matrix.dtype)
-        bounds = np.unique(np.searchsorted(matrix.indptr, np.linspace(0, matrix.nnz, 257)))
-        bounds[0], bounds[-1] = 0, matrix.shape[0]
-        repeats = max(repeat, 10)
-        scipy_ms = best_of(repeats, lambda: matrix @ x)[0] * 1000
-        line = f"{name}: scipy {scipy_ms:.1f} ms"
-        for threads in (1, 2):
-            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-            gather_product(matrix.indptr, matrix.indices, matrix.data, x, out, bounds)  # compile
-            ms = best_of(repeats, lambda: gather_product(matrix.indptr, matrix.indices,
-                                                         matrix.data, x, out, bounds))[0] * 1000
-            line += f"; numba {threads} thread(s) {ms:.1f} ms"
-        np.testing.assert_allclose(out, matrix @ x, rtol=1e-3, atol=1e-3)
-        print(line)
+    repeats = max(repeat, 5)
+    for name, matrix in (("A·X  (artist × listener)", listener_artist.T.tocsr()),
+                         ("Aᵀ·Y (listener × artist)", listener_artist)):
+        block = aligned_empty(matrix.shape[1], columns)
+        block[:] = np.random.default_rng(0).standard_normal(block.shape)
+        vector = np.ascontiguousarray(block[:, 0])
+        line = (f"{name}, ms per column: scipy mat-vec "
+                f"{best_of(repeats, lambda: matrix @ vector)[0] * 1000:.1f}, scipy × "
+                f"{columns} columns {best_of(repeats, lambda: matrix @ block)[0] * 1000 / columns:.1f}")
+        product, out = SparseProduct(matrix), aligned_empty(matrix.shape[0], columns)
+        for count in (1, 2):
+            with threads(count) as used:
+                product.into(block, out)  # JIT compile or cache load
+                ms = best_of(repeats, lambda: product.into(block, out))[0] * 1000 / columns
+            line += f"; numba {used} thread(s) {ms:.1f}"
+        np.testing.assert_allclose(out, matrix @ block, rtol=1e-3, atol=1e-3)
+        print(line, flush=True)
 
 
 def main() -> None:
@@ -113,15 +166,19 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="360k", help='"360k" or a fraction of it, e.g. 0.25')
+    parser.add_argument("--data", type=Path, help="a dataset to use instead of the demo data")
     parser.add_argument("--factors", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=2, help="runs per measurement (best kept)")
     parser.add_argument("--products", action="store_true",
                         help="also time SciPy vs Numba-parallel sparse products")
     args = parser.parse_args()
-    plays = open_dataset(None, **scale_options(args.scale)).user_items
+    if args.data is not None:
+        plays = open_dataset(args.data).user_items
+    else:
+        plays = open_dataset(None, **scale_options(args.scale)).user_items
     blas_threads = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
     print(f"data: {plays.shape[0]:,} listeners × {plays.shape[1]:,} artists, {plays.nnz:,} "
-          f"plays; k={args.factors}; OPENBLAS_NUM_THREADS={blas_threads}")
+          f"plays; k={args.factors}; OPENBLAS_NUM_THREADS={blas_threads}; {load_average()}")
     compare_fits(plays, args.factors, args.repeat)
     if args.products:
         compare_products(plays, args.repeat)

@@ -1,11 +1,14 @@
-"""LSA against a dense reference: BM25 then the top singular subspace."""
+"""LSA against a dense reference: BM25 then the top singular subspace; its block Lanczos
+SVD and sparse-product kernel against numpy's SVD and SciPy's products."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from tui_recs.errors import ModelError
-from tui_recs.models.lsa import LSA
+from tui_recs.models import _svd_kernels as kernels
+from tui_recs.models._numba import threads
+from tui_recs.models.lsa import LSA, truncated_svd
 from tui_recs.models.weighting import bm25
 
 
@@ -45,12 +48,13 @@ def test_factors_match_a_dense_svd_of_the_bm25_matrix(plays):
     assert model.item_factors.shape == (30, 3) and model.item_factors.dtype == np.float32
 
 
-def test_related_artists_match_the_dense_reference_with_more_artists_than_listeners(plays):
-    """Artists outnumber listeners (as in hetrec): PROPACK must run, not fall back."""
+@pytest.mark.parametrize("solver", ["lanczos", "propack"])
+def test_related_artists_match_the_dense_reference_with_more_artists_than_listeners(plays, solver):
+    """Artists outnumber listeners (as in hetrec): the solver must run, not fall back."""
     wide = sp.csr_matrix(plays.toarray().T[:, :60])  # 30 listeners × 60 artists
     wide = wide[:, np.flatnonzero(wide.getnnz(axis=0))]
-    model = LSA(factors=3, random_state=0).fit(wide)
-    assert model.solver_used == "propack"
+    model = LSA(factors=3, random_state=0, solver=solver).fit(wide)
+    assert model.solver_used == solver
     assert model.item_factors.shape == (wide.shape[1], 3)
     assert model.user_factors.shape == (wide.shape[0], 3)
     reference = dense_reference_factors(wide, model)
@@ -72,7 +76,7 @@ def test_falls_back_to_arpack_when_propack_fails(plays, monkeypatch):
         return real_svds(*args, solver=solver, **kwargs)
 
     monkeypatch.setattr(scipy.sparse.linalg, "svds", failing_propack)
-    model = LSA(factors=3, random_state=0).fit(plays)
+    model = LSA(factors=3, random_state=0, solver="propack").fit(plays)
     assert model.solver_used == "arpack" and model.item_factors.dtype == np.float32
     expected = LSA(factors=3, random_state=0, solver="arpack")
     monkeypatch.undo()
@@ -115,6 +119,145 @@ def test_deterministic_and_round_trips(plays):
 
 def test_bad_parameters():
     with pytest.raises(ModelError, match="unknown LSA solver"):
-        LSA(solver="lanczos")
+        LSA(solver="magic")
     with pytest.raises(ModelError, match="at least 2 listeners"):
         LSA(factors=2).fit(sp.csr_matrix(np.ones((1, 3), dtype=np.float32)))
+
+
+# ------------------------------------------------------------------ the SVD behind LSA
+def sparse_with_spectrum(m, n, seed, density=0.05, empty_rows=True):
+    """An m × n float32 CSR matrix of skewed row lengths (some rows empty unless not
+    ``empty_rows``) whose top singular values are well separated: a few strong rank-1 taste
+    patterns on a random sparsity."""
+    rng = np.random.default_rng(seed)
+    row_density = density * (0.2 + rng.pareto(1.5, m)[:, None])
+    mask = rng.random((m, n)) < np.minimum(row_density, 1)
+    if empty_rows:
+        mask[rng.choice(m, max(1, m // 20), replace=False)] = False
+    patterns = sum(weight * np.outer(rng.random(m), rng.random(n))
+                   for weight in (8.0, 5.0, 3.5, 2.5, 1.8, 1.3))
+    return sp.csr_matrix((mask * (patterns + rng.random((m, n)))).astype(np.float32))
+
+
+def reference_svd(matrix):
+    U, S, Vt = np.linalg.svd(matrix.toarray().astype(np.float64), full_matrices=False)
+    return U, S, Vt
+
+
+def check_triplets(matrix, k, U, S, Vt, rtol=2e-5):
+    """S against numpy's singular values; U, V orthonormal; each (uᵢ, sᵢ, vᵢ) against
+    numpy's where sᵢ is well separated from its neighbours, the top-k subspace otherwise."""
+    U_ref, S_ref, Vt_ref = reference_svd(matrix)
+    m, n = matrix.shape
+    assert U.shape == (m, k) and S.shape == (k,) and Vt.shape == (k, n)
+    assert np.all(np.diff(S) <= 0)
+    np.testing.assert_allclose(S, S_ref[:k], rtol=rtol, atol=rtol * S_ref[0])
+    np.testing.assert_allclose(U.T @ U, np.eye(k), atol=1e-5)
+    np.testing.assert_allclose(Vt @ Vt.T, np.eye(k), atol=1e-5)
+    gaps = np.minimum(np.abs(np.diff(S_ref[:k + 1], prepend=np.inf)),
+                      np.abs(np.diff(S_ref[:k + 1], append=-np.inf)))[:k]
+    separated = gaps[:k] > 0.01 * S_ref[0]
+    overlaps = np.abs(np.sum(U * U_ref[:, :k], axis=0))
+    np.testing.assert_allclose(overlaps[separated], 1, atol=1e-4)
+    if S_ref[k - 1] - S_ref[k] > 0.01 * S_ref[0]:  # the subspace is well determined
+        projector = U @ U.T
+        np.testing.assert_allclose(projector, U_ref[:, :k] @ U_ref[:, :k].T, atol=1e-4)
+    # The sign convention: each U column's largest-magnitude entry is positive.
+    assert np.all(U[np.abs(U).argmax(axis=0), np.arange(k)] > 0)
+
+
+@pytest.mark.parametrize("shape", [(120, 300), (300, 120)])
+def test_lanczos_matches_numpy_svd_on_either_side(shape):
+    """m <= n runs on A·Aᵀ, m > n on Aᵀ·A; both return the triplets of A itself."""
+    matrix = sparse_with_spectrum(*shape, seed=1)
+    U, S, Vt, used = truncated_svd(matrix, 10, random_state=0)
+    assert used == "lanczos" and U.dtype == Vt.dtype == np.float32
+    check_triplets(matrix, 10, U, S, Vt)
+
+
+def test_lanczos_residuals_meet_the_tolerance():
+    """The stopping rule holds for the triplets returned: ‖A vᵢ − sᵢ uᵢ‖ <= tol · s₁, and
+    Aᵀ uᵢ = sᵢ vᵢ by construction; a looser tol stops no later and misses by no more."""
+    matrix = sparse_with_spectrum(400, 500, seed=2, density=0.02)
+    dense = matrix.toarray().astype(np.float64)
+    for tol in (1e-3, 1e-6):
+        U, S, Vt, used = truncated_svd(matrix, 12, random_state=0, tol=tol)
+        assert used == "lanczos"
+        residuals = np.linalg.norm(dense @ Vt.T - U * S, axis=0)
+        assert np.all(residuals <= tol * S[0] * 1.01 + 1e-5 * S[0])
+        np.testing.assert_allclose(dense.T @ U, Vt.T * S, atol=1e-5 * S[0])
+
+
+def test_lanczos_is_deterministic_for_a_seed():
+    matrix = sparse_with_spectrum(200, 150, seed=3)
+    first = truncated_svd(matrix, 8, random_state=5)
+    second = truncated_svd(matrix, 8, random_state=5)
+    for a, b in zip(first[:3], second[:3]):
+        np.testing.assert_array_equal(a, b)
+    other = truncated_svd(matrix, 8, random_state=6)
+    assert not np.array_equal(first[0], other[0])  # another start, the same answer
+    np.testing.assert_allclose(other[1], first[1], rtol=1e-5)
+
+
+def test_falls_back_to_svds_when_lanczos_does_not_converge():
+    matrix = sparse_with_spectrum(200, 150, seed=4)
+    U, S, Vt, used = truncated_svd(matrix, 8, random_state=0, max_iterations=1)
+    assert used == "propack"
+    check_triplets(matrix, 8, U, S, Vt)
+
+
+@pytest.mark.parametrize("shape, k", [((40, 90), 39), ((90, 10), 9), ((33, 20), 17)])
+def test_k_close_to_the_smaller_dimension(shape, k):
+    """The basis fills the whole short side (a last block narrower than BLOCK, or the start
+    block alone): the Ritz values are then exact."""
+    matrix = sparse_with_spectrum(*shape, seed=5, density=0.3, empty_rows=False)
+    U, S, Vt, used = truncated_svd(matrix, k, random_state=0)
+    assert used == "lanczos"
+    check_triplets(matrix, k, U, S, Vt, rtol=1e-4)
+
+
+def test_rank_deficient_matrix():
+    """Rank 6 < BLOCK: the second block has directions of nothing but rounding, which are
+    replaced by random ones; the 4 kept triplets are still exact. Asking for more triplets
+    than the rank hands over to svds (vᵢ = Aᵀ uᵢ / sᵢ is undefined for sᵢ = 0)."""
+    rng = np.random.default_rng(6)
+    low_rank = rng.random((80, 6)) @ np.diag([9, 7, 5, 3, 2, 1]) @ rng.random((6, 120))
+    matrix = sp.csr_matrix(low_rank.astype(np.float32))
+    U, S, Vt, used = truncated_svd(matrix, 4, random_state=0)
+    assert used == "lanczos"
+    check_triplets(matrix, 4, U, S, Vt)
+    U, S, Vt, used = truncated_svd(matrix, 8, random_state=0)
+    assert used != "lanczos" and np.isfinite(U).all() and np.isfinite(Vt).all()
+    np.testing.assert_allclose(S[:6], reference_svd(matrix)[1][:6], rtol=1e-4)
+
+
+@pytest.mark.parametrize("columns", [16, 5])
+def test_sparse_product_kernel_matches_scipy(columns):
+    """Every row is summed in a fixed order by one thread: equal results on 1 and 2 threads,
+    within float32 rounding of SciPy's CSR product (empty rows and skewed lengths included)."""
+    matrix = sparse_with_spectrum(500, 300, seed=7)
+    block = np.random.default_rng(8).standard_normal((300, columns)).astype(np.float32)
+    product = kernels.SparseProduct(matrix)
+    outputs = []
+    for count in (1, 2):
+        out = kernels.aligned_empty(500, columns)
+        with threads(count):
+            kernels._spmm(product.indptr, product.indices, product.data, block, out,
+                          kernels.chunk_bounds(product.indptr, 7), kernels.PREFETCH_AHEAD)
+        outputs.append(out)
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    expected = matrix.astype(np.float64) @ block.astype(np.float64)
+    np.testing.assert_allclose(outputs[0], expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+    np.testing.assert_array_equal(product.into(block, kernels.aligned_empty(500, columns)),
+                                  outputs[0])
+
+
+def test_chunks_and_alignment():
+    indptr = np.array([0, 0, 50, 51, 52, 200, 200, 260], dtype=np.int64)
+    bounds = kernels.chunk_bounds(indptr, 4)
+    assert bounds[0] == 0 and bounds[-1] == 7 and np.all(np.diff(bounds) > 0)
+    assert len(bounds) - 1 <= 4
+    for rows, columns in ((3, 16), (1000, 64), (7, 5)):
+        array = kernels.aligned_empty(rows, columns)
+        assert array.shape == (rows, columns) and array.dtype == np.float32
+        assert array.flags.c_contiguous and array.ctypes.data % kernels.LINE == 0
