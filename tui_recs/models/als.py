@@ -40,7 +40,9 @@ class ALS(FactorModel):
         solver: "cg" (fast, approximate per sweep) or "cholesky" (exact per sweep).
         cg_steps: conjugate-gradient steps per row per sweep (solver "cg").
         random_state: seed of the initial factors (None: fresh randomness). The same seed and
-            thread count give identical factors (so does any thread count, by design).
+            thread count give identical factors (so does any thread count, by design) on
+            one machine; across CPUs of another SIMD width the "cg" sums vectorize
+            differently (fastmath), ~4e-4 apart after 3 iterations of the tests' small model.
         num_threads: Numba threads for the kernels during ``fit`` (None: all cores). The one
             BLAS call per half-step (YᵀY) runs between kernels, never alongside them.
         calculate_loss_every: compute the training loss every k iterations (0: never); the
