@@ -12,6 +12,7 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tui_recs.app.main import TuiRecsApp
@@ -237,6 +238,26 @@ async def test_search_folds_case_accents_and_punctuation(root):
         await quiet(pilot)
         matches = app.screen.query_one("#artist-search OptionList")
         assert matches.get_option_at_index(0).id == str(item)
+
+
+async def test_names_that_look_like_markup_show_as_they_are(tmp_path):
+    """Last.fm has an artist called "[unknown]"; a DataTable reads str cells as markup, so
+    the tables must be given plain text (a name with "[/...]" used to raise)."""
+    from tui_recs.data.dataset import Dataset
+
+    demo = small_demo()
+    names = np.array([f"[{name}]" if item % 2 else f"{name} [/live]"
+                      for item, name in enumerate(demo.item_names.tolist())], dtype=object)
+    odd = Dataset(user_items=demo.user_items, user_ids=demo.user_ids, item_ids=names,
+                  item_names=names)
+    app = make_app(tmp_path, dataset_factory=lambda: odd)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#related")
+        shown = [str(table.get_row_at(row)[1]) for row in range(table.row_count)]
+        expected = [str(names[int(key.value)]) for key in table.rows]
+        assert shown == expected and any("[/live]" in name for name in shown)
+        assert "[/live]" in app.export_screenshot()  # drawn, not only stored
 
 
 async def test_walk_related_artists_and_back(root):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from rich.cells import cell_len, set_cell_size
+from rich.text import Text
 from textual.content import Content
 from textual.widgets import DataTable, OptionList
 from textual.widgets.option_list import Option
@@ -30,7 +31,8 @@ def fit(text: str, width: int, pad: bool = False) -> str:
 
 class FittedTable(DataTable):
     """A DataTable filled with :meth:`fill`: columns are (heading, width), and the one with
-    width None takes the room the others leave (its cells cut with an ellipsis)."""
+    width None takes the room the others leave (its cells cut with an ellipsis). Cells are
+    plain text, never markup: artist names such as "[unknown]" show as they are."""
 
     # The room for the scrollbar is kept whether or not it shows: a scrollbar appearing
     # changes no size (no resize event), so it must not change the width rows are laid out for.
@@ -64,7 +66,10 @@ class FittedTable(DataTable):
         for (heading, _), width in zip(self._columns, widths):
             self.add_column(heading, width=width, key=heading)
         for key, cells in self._rows:
-            self.add_row(*(fit(cell, width) for cell, width in zip(cells, widths)), key=key)
+            # Text, not str: DataTable reads a str cell as markup ("[unknown]" vanished, a
+            # name holding "[/...]" raised).
+            self.add_row(*(Text(fit(cell, width), no_wrap=True, end="")
+                           for cell, width in zip(cells, widths)), key=key)
         if keep_cursor and self.row_count:
             self.move_cursor(row=min(cursor, self.row_count - 1), animate=False)
 
