@@ -41,7 +41,7 @@ options = json.loads(sys.argv[1])
 app = TuiRecsApp(options["data"], cache_dir=options["cache_dir"], demo_options=options["demo"],
                  cursor_blink=False)
 TICK = 0.01
-stalls = []          # (seconds late, what was running)
+stalls = []          # (seconds late, what was running, seconds since process start)
 keystrokes = {"training": [], "ready": []}
 
 
@@ -76,7 +76,7 @@ async def main():
             now = time.perf_counter()
             late = now - last - TICK
             if late > 0.05:
-                stalls.append((late, running()))
+                stalls.append((late, running(), now - started))
             last = now
 
         app.set_interval(TICK, tick)
@@ -143,8 +143,9 @@ def report(title: str, result: dict) -> None:
         if times:
             print(f"  keystroke while {phase:8s} p50 {percentile(times, 0.5):6.1f} ms, "
                   f"max {max(times):6.1f} ms   (target ≤ 50)")
-    over = [late for late, _ in stalls if late > 0.1]
-    worst = ", ".join(f"{late * 1000:.0f} ms ({what})" for late, what in stalls[:5]) or "none"
+    over = [late for late, _, _ in stalls if late > 0.1]
+    worst = ", ".join(f"{late * 1000:.0f} ms at {at:.2f} s ({what})"
+                      for late, what, at in stalls[:5]) or "none"
     print(f"  stalls > 50 ms: {len(stalls)}, > 100 ms: {len(over)} (target 0); worst: {worst}")
 
 
