@@ -140,6 +140,18 @@ async def test_from_the_cache_the_app_opens_on_artists_without_the_loading_view(
                 assert seen == ["artists", "loading", "artists"]
 
 
+async def test_the_heap_is_frozen_while_the_app_runs_and_released_after(root):
+    """Full garbage collections froze the UI for up to 70 ms: the app's long-lived objects
+    are left out of them while it runs, and can be collected once it has exited."""
+    import gc
+
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+
+
 async def test_cancel_training_at_start_keeps_the_app_usable(root):
     slow = {**SMALL_MODELS, "als": {"factors": 32, "iterations": 10_000, "num_threads": 1}}
     app = make_app(root, model_params=slow)
