@@ -164,7 +164,9 @@ class ListenersScreen(ViewScreen):
     def _show_explanation(self, item: int, result: tuple) -> None:
         dataset = self.app.dataset
         items, contributions, total = result
-        lines = [f"{self._because(item)} [dim](score {total:.3f})[/dim]"]
+        # Hu et al. explain a listener vector re-solved against the final artist factors: its
+        # score differs a little from the list's, which uses the trained vector.
+        lines = [f"{self._because(item)} [dim](score {total:.3f} when re-solved)[/dim]"]
         largest = max(contributions.max(initial=0.0), 1e-12)
         for other, contribution in zip(items.tolist(), contributions.tolist()):
             share = contribution / total if total > 0 else 0.0
