@@ -187,6 +187,33 @@ async def test_escape_while_the_data_loads_quits(root):
     assert app.return_code == 0 and app.dataset is None
 
 
+async def test_the_loading_view_lists_the_models_waiting_for_the_data(root):
+    """Rows for the models are there from the start (no layout of the whole view when the
+    data lands), each saying what it waits for, then following its job."""
+    from tui_recs.app.widgets.progress import JobProgress
+
+    release = threading.Event()
+
+    def stalled():
+        release.wait(10)
+        return small_demo()
+
+    app = make_app(root, dataset_factory=stalled)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.current_mode == "loading")
+            rows = {row.key: row for row in app.screen.query(JobProgress)}
+            for name in ("popularity", "lsa", "als"):
+                assert rows[name].display
+                assert "waits for the data" in str(rows[name].query_one(".job-message").render())
+            release.set()
+            await until(pilot, lambda: app.dataset is not None)
+            assert "waits" not in str(rows["als"].query_one(".job-message").render())
+            await pilot.press("escape", "q")
+    finally:
+        release.set()
+
+
 async def test_quitting_after_a_data_error_exits_with_1(root, tmp_path):
     missing = tmp_path / "nowhere.tsv"
     app = make_app(root, data=missing, dataset_factory=None)

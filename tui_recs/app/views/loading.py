@@ -39,8 +39,10 @@ class LoadingScreen(Screen):
             yield Static("[b]tui-recs[/b]", id="loading-title")
             yield Static(id="loading-source")
             yield JobProgress("data")
+            # Shown from the start: rows appearing when the data lands laid the whole view
+            # out again while the data worker and the training processes started.
             for name in STARTUP_MODELS:
-                yield JobProgress(name)
+                yield JobProgress(name, waits_for="data")
             yield Static(id="loading-hint")
         yield Footer()
 

@@ -8,7 +8,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Label, ProgressBar, Sparkline
 
-from tui_recs.app.state import Job
+from tui_recs.app.state import Job, model_title
 
 #: How often the elapsed time and the bar are redrawn, in seconds.
 TICK = 0.2
@@ -53,10 +53,14 @@ class JobProgress(Vertical):
     JobProgress.-failed .job-message { color: $error; }
     """
 
-    def __init__(self, key: str, *, hide_when_done: bool = False, id: str | None = None) -> None:
+    def __init__(self, key: str, *, hide_when_done: bool = False, waits_for: str = "",
+                 id: str | None = None) -> None:
+        """``waits_for``: the job this one starts after; while that one runs and this one
+        has not started, the row says so (otherwise nothing is shown before a job starts)."""
         super().__init__(id=id)
         self.key = key
         self.hide_when_done = hide_when_done
+        self.waits_for = waits_for
         #: What each label shows now, by selector.
         self._texts: dict[str, str] = {}
 
@@ -80,9 +84,16 @@ class JobProgress(Vertical):
     def update_from_job(self) -> None:
         """Redraw from the job; the elapsed time ticks only while it runs."""
         job: Job | None = self.app.jobs.get(self.key)
-        self.display = job is not None and not (self.hide_when_done and job.status == "done")
         if job is None:
+            before: Job | None = self.app.jobs.get(self.waits_for)
+            self.display = before is not None and before.running
+            if self.display:
+                self._label(".job-title", model_title(self.key))
+                self._label(".job-message", f"waits for the {before.title}")
+                self.query_one(ProgressBar).update(total=1.0, progress=0.0)
+                self.query_one(Sparkline).display = False
             return
+        self.display = not (self.hide_when_done and job.status == "done")
         if job.running:
             self._ticker.resume()
         else:
