@@ -43,6 +43,8 @@ STARTUP_MODELS = ("popularity", "lsa", "als")
 EVALUATION_K = 10
 #: Seconds between the start-up models settling and completing the name index.
 PREPARE_DELAY = 1.0
+#: Seconds the loader waits at most for the loaded data to be on screen (see DataLoaded.shown).
+SHOWN_TIMEOUT = 1.0
 
 
 def _freeze_heap() -> None:
@@ -224,7 +226,9 @@ class TuiRecsApp(App[int]):
             self.post_message(JobEnded(job, "failed", describe_error(error)))
             return
         # The models start loading (or training) while the names are indexed.
-        self.post_message(DataLoaded(job, dataset, store, first_artist, to_train))
+        loaded = DataLoaded(job, dataset, store, first_artist, to_train)
+        self.post_message(loaded)
+        loaded.shown.wait(SHOWN_TIMEOUT)
         try:
             names, listener_ids = name_indexes(dataset, store)
         except Exception as error:  # the data is there: the rest of the app still works
@@ -275,6 +279,7 @@ class TuiRecsApp(App[int]):
         if message.to_train:
             self._show_loading()
         self._advance_from_loading()
+        self.call_after_refresh(message.shown.set)
 
     def _show_loading(self) -> None:
         """Let the loading view take over: the data is parsed, a model trains, or loading
