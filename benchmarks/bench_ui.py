@@ -81,8 +81,9 @@ async def main():
 
         app.set_interval(TICK, tick)
 
-        def drawn():
-            return app.current_mode == "artists" and app.screen.query_one("#related").row_count
+        def drawn():  # (the Artists view is composed when first shown: no table before)
+            tables = app.screen.query("#related") if app.current_mode == "artists" else []
+            return bool(tables) and tables.first().row_count > 0
 
         async def watch_ready():  # beside the typing below, which must not delay the reading
             while (any(job.running for job in app.jobs.values()) or app.names is None

@@ -2,8 +2,9 @@
 
 Workers call the core and report back only through the typed messages of
 :mod:`tui_recs.app.messages`; the handlers here update the UI state on the UI thread and
-tell the views. Each view is a mode (a screen of its own). The app opens on the Artists view;
-the loading view takes over while the data is parsed or a start-up model trains.
+tell the views. Each view is a mode (a screen of its own). The app opens on the Artists view
+when the data is in the cache, else on the loading view; the loading view (also) shows while
+a start-up model trains.
 """
 
 from __future__ import annotations
@@ -55,6 +56,18 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
+def _dataset_cached(data: str | Path | None, format: str, cache_dir: str | Path | None,
+                    use_cache: bool, demo_options: dict[str, Any] | None,
+                    dataset_factory: Callable[[], "Dataset"] | None) -> bool:
+    """Whether the data will come from the cache (False for a dataset factory: unknown)."""
+    if dataset_factory is not None or not use_cache:
+        return False
+    from tui_recs.data.store import is_dataset_cached
+
+    return is_dataset_cached(data, format, cache_dir,
+                             **(dict(demo_options or {}) if data is None else {}))
+
+
 class TuiRecsApp(App[int]):
     """Explore artist similarities and listener recommendations learned from play counts."""
 
@@ -64,7 +77,7 @@ class TuiRecsApp(App[int]):
         "loading": LoadingScreen, "artists": ArtistsScreen, "listeners": ListenersScreen,
         "compare": CompareScreen, "models": ModelsScreen,
     }
-    # From the cache everything is ready in a moment: no loading view to build and give way.
+    # The first view: chosen per app in __init__.
     DEFAULT_MODE = "artists"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     COMMANDS = App.COMMANDS | {ArtistCommands, ListenerCommands, ActionCommands}
@@ -106,6 +119,13 @@ class TuiRecsApp(App[int]):
             cursor_blink: whether text cursors blink (tests turn it off).
             seed: seed of the random listener picker (None: fresh randomness).
         """
+        # The first view, set before App.__init__ opens it: the Artists view when the data is
+        # in the cache (everything is ready in a moment), else the loading view. Switching to
+        # the loading view once the loader found the data uncached laid out a second screen
+        # while the loader held the GIL: stalls of 80-100 ms at start-up.
+        cached = _dataset_cached(data, format, cache_dir, use_cache, demo_options,
+                                 dataset_factory)
+        self.DEFAULT_MODE = "artists" if cached else "loading"
         super().__init__()
         self.data_path = data
         self.data_format = format
@@ -174,13 +194,8 @@ class TuiRecsApp(App[int]):
         return self.demo_options if self.data_path is None else {}
 
     def _dataset_cached(self) -> bool:
-        """Whether the data will come from the cache (False for a dataset factory: unknown)."""
-        if self.dataset_factory is not None or not self.use_cache:
-            return False
-        from tui_recs.data.store import is_dataset_cached
-
-        return is_dataset_cached(self.data_path, self.data_format, self.cache_dir,
-                                 **self._demo_options())
+        return _dataset_cached(self.data_path, self.data_format, self.cache_dir, self.use_cache,
+                               self.demo_options, self.dataset_factory)
 
     def _to_train(self, dataset: "Dataset", store: "ArtifactStore | None") -> list[str]:
         """The start-up models that take a while: heavy ones the cache lacks."""
