@@ -140,6 +140,19 @@ async def test_from_the_cache_the_app_opens_on_artists_without_the_loading_view(
                 assert seen == ["loading", "artists"]
 
 
+def test_a_failing_cache_lookup_opens_the_loading_view_rather_than_crashing(root, monkeypatch):
+    """The first view is chosen before the app runs: a cache that cannot be read must not
+    stop it starting (the loader then reports the problem on the loading view)."""
+    from tui_recs.data import store
+
+    def unreadable(*args, **kwargs):
+        raise PermissionError("cache manifest: permission denied")
+
+    monkeypatch.setattr(store, "is_dataset_cached", unreadable)
+    app = make_app(root, dataset_factory=None, demo_options=dict(n_users=2000, n_items=500))
+    assert app.DEFAULT_MODE == "loading"
+
+
 async def test_the_heap_is_frozen_while_the_app_runs_and_released_after(root):
     """Full garbage collections froze the UI for up to 70 ms: the app's long-lived objects
     are left out of them while it runs, and can be collected once it has exited."""

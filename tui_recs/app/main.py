@@ -59,13 +59,17 @@ def _freeze_heap() -> None:
 def _dataset_cached(data: str | Path | None, format: str, cache_dir: str | Path | None,
                     use_cache: bool, demo_options: dict[str, Any] | None,
                     dataset_factory: Callable[[], "Dataset"] | None) -> bool:
-    """Whether the data will come from the cache (False for a dataset factory: unknown)."""
+    """Whether the data will come from the cache (False for a dataset factory: unknown; and
+    where the question itself fails, e.g. an unreadable cache: the loader then says why)."""
     if dataset_factory is not None or not use_cache:
         return False
     from tui_recs.data.store import is_dataset_cached
 
-    return is_dataset_cached(data, format, cache_dir,
-                             **(dict(demo_options or {}) if data is None else {}))
+    try:
+        return is_dataset_cached(data, format, cache_dir,
+                                 **(dict(demo_options or {}) if data is None else {}))
+    except Exception:  # never a crash before the app has started
+        return False
 
 
 class TuiRecsApp(App[int]):
