@@ -88,6 +88,16 @@ def distinct_artists(count: int) -> list[tuple[int, str]]:
     raise AssertionError("the demo data has too few distinct names")
 
 
+def stalled_until(release: threading.Event):
+    """A dataset factory that loads small_demo() only once ``release`` is set (at most 10 s)."""
+
+    def stalled():
+        release.wait(10)
+        return small_demo()
+
+    return stalled
+
+
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> Path:
     """One cache for the module: models trained by one test load from the cache in the next."""
@@ -183,11 +193,7 @@ async def test_cancel_training_at_start_keeps_the_app_usable(root):
 
 async def test_escape_while_the_data_loads_quits(root):
     release = threading.Event()
-
-    def stalled():
-        release.wait(10)
-        return small_demo()
-
+    stalled = stalled_until(release)
     app = make_app(root, dataset_factory=stalled)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
@@ -206,11 +212,7 @@ async def test_the_loading_view_lists_the_models_waiting_for_the_data(root):
     from tui_recs.app.widgets.progress import JobProgress
 
     release = threading.Event()
-
-    def stalled():
-        release.wait(10)
-        return small_demo()
-
+    stalled = stalled_until(release)
     app = make_app(root, dataset_factory=stalled)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
