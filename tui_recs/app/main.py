@@ -23,8 +23,8 @@ from textual.reactive import reactive
 from tui_recs.app.commands import ActionCommands, ArtistCommands, ListenerCommands
 from tui_recs.app.config import Config, default_config_path
 from tui_recs.app.help import HelpScreen
-from tui_recs.app.messages import (DataLoaded, DataNotCached, EvaluationDone, JobEnded,
-                                   JobProgressed, ModelReady, NamesIndexed, describe_error)
+from tui_recs.app.messages import (DataLoaded, EvaluationDone, JobEnded, JobProgressed,
+                                   ModelReady, NamesIndexed, describe_error)
 from tui_recs.app.state import VIEWS, History, Job, model_title
 from tui_recs.app.views.artists import ArtistsScreen
 from tui_recs.app.views.compare import CompareScreen
@@ -197,10 +197,6 @@ class TuiRecsApp(App[int]):
     def _demo_options(self) -> dict[str, Any]:
         return self.demo_options if self.data_path is None else {}
 
-    def _dataset_cached(self) -> bool:
-        return _dataset_cached(self.data_path, self.data_format, self.cache_dir, self.use_cache,
-                               self.demo_options, self.dataset_factory)
-
     def _to_train(self, dataset: "Dataset", store: "ArtifactStore | None") -> list[str]:
         """The start-up models that take a while: heavy ones the cache lacks."""
         from tui_recs.isolated import HEAVY_MODELS
@@ -231,8 +227,6 @@ class TuiRecsApp(App[int]):
         try:
             from tui_recs.search import name_indexes
 
-            if not self._dataset_cached():
-                self.post_message(DataNotCached())
             dataset = (self.dataset_factory or self._open_dataset)()
             store = None
             if self.use_cache:
@@ -255,9 +249,6 @@ class TuiRecsApp(App[int]):
                                   title="Artist search is unavailable", timeout=10)
             return
         self.post_message(NamesIndexed(names, listener_ids))
-
-    def on_data_not_cached(self) -> None:
-        self._show_loading()
 
     def on_names_indexed(self, message: NamesIndexed) -> None:
         _freeze_heap()
@@ -301,7 +292,7 @@ class TuiRecsApp(App[int]):
         self.call_after_refresh(message.shown.set)
 
     def _show_loading(self) -> None:
-        """Let the loading view take over: the data is parsed, a model trains, or loading
+        """Let the loading view take over: a model trains, or loading
         failed (the view shows the error and a way out)."""
         if self.current_mode != "loading":
             self.switch_mode("loading")

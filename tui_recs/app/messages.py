@@ -25,10 +25,6 @@ def describe_error(error: BaseException) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(error).__name__
 
 
-class DataNotCached(Message):
-    """The dataset is not in the cache: it is being parsed or generated (a while)."""
-
-
 class DataLoaded(Message):
     """The dataset is loaded (its names are indexed next: :class:`NamesIndexed`)."""
 
