@@ -47,12 +47,12 @@ def alternating(runs: dict[str, Callable[[], T]], pairs: int = 3) -> dict[str, l
     return results
 
 
-def timed(run: Callable[[], T]) -> Callable[[], tuple[float, T]]:
-    """``run`` as a measurement of (wall seconds, its result)."""
-    def measurement() -> tuple[float, T]:
-        started = time.perf_counter()
+def timed(run: Callable[[], T]) -> Callable[[], tuple[float, float, T]]:
+    """``run`` as a measurement of (wall seconds, CPU seconds of this process, its result)."""
+    def measurement() -> tuple[float, float, T]:
+        started, cpu_started = time.perf_counter(), time.process_time()
         result = run()
-        return time.perf_counter() - started, result
+        return time.perf_counter() - started, time.process_time() - cpu_started, result
     return measurement
 
 
