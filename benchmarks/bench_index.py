@@ -52,6 +52,8 @@ def main() -> None:
                       build_index=False)
     print(f"data: {dataset.n_users:,} x {dataset.n_items:,}, {dataset.nnz:,} plays; ALS ready in "
           f"{time.perf_counter() - started:.1f} s")
+    print("load average (1, 5, 15 min): " + ", ".join(f"{load:.2f}" for load in os.getloadavg())
+          + f" on {os.cpu_count()} cores")
     normalized = ready.model.normalized_item_factors
     # The tuning sample of build_similar_index: 500 random artists, each left out of its answer.
     tuning = np.random.default_rng(0).choice(dataset.n_items, 500, replace=False)
@@ -109,8 +111,6 @@ def main() -> None:
         verdict(f"{kind}: recall@10 on fresh queries", recall, 0.95, at_least=True)
         verdict(f"{kind}: p50 latency", p50, 0.5, " ms")
         verdict(f"{kind}: speed-up over exact, p50", exact_p50 / p50, 5, "x", at_least=True)
-    print("load average (1, 5, 15 min): " + ", ".join(f"{load:.2f}" for load in os.getloadavg())
-          + f" on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
