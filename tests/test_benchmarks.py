@@ -38,13 +38,31 @@ def test_every_benchmark_is_covered():
     assert sorted(VERDICTS) == sorted(path.name for path in BENCHMARKS.glob("bench_*.py"))
 
 
+def run_quick(script: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "TUI_RECS_CACHE_DIR": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, str(BENCHMARKS / script), "--quick", *args],
+                            cwd=tmp_path, capture_output=True, text=True, env=environment,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
 @pytest.mark.parametrize("script", sorted(VERDICTS))
 def test_quick_mode_ends_with_a_verdict_per_target(script, tmp_path):
-    environment = {**os.environ, "TUI_RECS_CACHE_DIR": str(tmp_path / "cache")}
-    result = subprocess.run([sys.executable, str(BENCHMARKS / script), "--quick"], cwd=tmp_path,
-                            capture_output=True, text=True, env=environment, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_quick(script, tmp_path)
     lines = result.stdout.splitlines()
     verdicts = [match["what"] for match in map(VERDICT.fullmatch, lines) if match]
     assert verdicts == VERDICTS[script], result.stdout[-3000:]
     assert VERDICT.fullmatch(lines[-1])  # the verdicts come last
+
+
+def test_tune_defaults_quick_mode_reports_on_held_out_splits(tmp_path):
+    from tui_recs.data.synthetic import scale_options, write_lastfm360k
+
+    data = write_lastfm360k(tmp_path / "data", **scale_options("0.002"))
+    result = run_quick("tune_defaults.py", tmp_path, "--data", str(data))
+    assert "## als: best" in result.stdout and "## lsa: best" in result.stdout
+    held_out = result.stdout[result.stdout.index("## On held-out splits"):]
+    assert len(re.findall(r"^\| (als|lsa) \| [123] \| 0\.\d{4} \| 0\.\d{4} \|$", held_out,
+                          re.MULTILINE)) == 6
+    assert list(tmp_path.glob("**/*.md")) == []  # printed, not written
