@@ -2,7 +2,8 @@
 
     python benchmarks/bench_als.py [--data hetrec,default,360k] [--scale 0.1]
                                    [--factors 64,128] [--solvers cg,cholesky]
-                                   [--iterations 3] [--repeats 2]
+                                   [--iterations 3] [--pairs 3] [--quality-data hetrec]
+    python benchmarks/bench_als.py --quick
     python benchmarks/bench_als.py --balance 8 [--data ...] [--factors ...]
 
 Data: hetrec (../shared/data/lastfm-hetrec2011-2k), the demo data at its default size, and the
@@ -11,16 +12,20 @@ demo data in the Last.fm 360K shape scaled by --scale (1 for the full 360K shape
 Same data, same confidences (c = 1 + alpha * plays: implicit gets that matrix with its own
 alpha at 1), same factors, iterations, cg_steps=3 and regularization, 2 threads each, BLAS at
 1 thread. Each measurement runs in a fresh process (so peak RSS is each library's own), in
-the order A B A B, after a warm-up fit that is not timed. Both libraries build their input
-from the memory-mapped play counts in their process, each as frugally as it allows: tui-recs
-weighs new values onto the mapped index arrays, implicit needs writable ones and gets copies
-(see implicit_input). One unmeasured tui-recs run per data set and solver first fills the JIT
-cache: compiling happens once per machine, and LLVM's memory while it compiles is no part
-of a fit. Prints seconds per
-iteration (best of the repeats), the ratio tui-recs / implicit of wall time and of CPU time
-(the CPU ratio is the steadier one on a busy machine), peak RSS, and on hetrec the quality of
-both (precision@10, NDCG@10) on the same seeded split. Targets: CG ratio <= 0.6, Cholesky
-<= 0.7, RSS within 1.2x, quality within 2% (relative).
+pairs with the order reversed every round (A B, B A, A B, ...), after a warm-up fit that is
+not timed. Both libraries build their input from the memory-mapped play counts in their
+process, each as frugally as it allows: tui-recs weighs new values onto the mapped index
+arrays, implicit needs writable ones and gets copies (see implicit_input). One unmeasured
+tui-recs run per data set and solver first fills the JIT cache: compiling happens once per
+machine, and LLVM's memory while it compiles is no part of a fit.
+
+Prints the seconds per iteration (median of the pairs, with the spread), the ratio
+tui-recs / implicit of the medians of wall time and of CPU time (the CPU ratio is the
+steadier one on a busy machine), peak RSS, and on --quality-data the quality of both
+(precision@10, NDCG@10) on the same seeded split, then one verdict per target: wall ratio
+<= 0.6 with CG and <= 0.7 with Cholesky, peak RSS ratio <= 1.2, quality at most 2%
+(relative) below implicit's. ``--quick``: the demo data at a tiny scale, CG only, 16
+factors, 1 iteration.
 
 --balance THREADS measures instead how evenly a CG half-step's work splits over threads,
 with tui-recs' schedule and with the equal row counts a plain prange would give.
@@ -30,12 +35,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
 
+from _measure import QUICK_SCALE, alternating, median_spread, verdict
+
 HETREC = Path(__file__).resolve().parents[2] / "shared" / "data" / "lastfm-hetrec2011-2k"
 ALPHA, REGULARIZATION, THREADS = 1.0, 0.1, 2
+#: Targets: tui-recs / implicit wall time per solver, peak RSS, quality (relative shortfall).
+RATIO_TARGETS = {"cg": 0.6, "cholesky": 0.7}
+RSS_TARGET, QUALITY_SHORTFALL = 1.2, 0.02
 
 
 def load_data(name: str, scale: str):
@@ -115,8 +126,9 @@ def measure(library: str, data: str, scale: str, factors: int, solver: str,
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def quality(factors: int) -> None:
-    """Precision@10 and NDCG@10 of both libraries on the same hetrec split."""
+def quality(data: str, scale: str, factors: int) -> None:
+    """Precision@10 and NDCG@10 of both libraries on the same split of ``data``, with a
+    verdict each."""
     import numpy as np
     from threadpoolctl import threadpool_limits
 
@@ -140,7 +152,7 @@ def quality(factors: int) -> None:
 
     from implicit.cpu.als import AlternatingLeastSquares
 
-    split = holdout_split(load_data("hetrec", "1").user_items, test_fraction=0.2, seed=0)
+    split = holdout_split(load_data(data, scale).user_items, test_fraction=0.2, seed=0)
     alpha = 0.01  # the tuned confidence scale for raw plays (docs/defaults.md)
     with threadpool_limits(1):
         ours = evaluate(ALS(factors=factors, regularization=REGULARIZATION, alpha=alpha,
@@ -152,8 +164,10 @@ def quality(factors: int) -> None:
         theirs = evaluate(Fitted(np.asarray(reference.user_factors), np.asarray(reference.item_factors)),
                           split, fit=False)
     for metric in ("precision", "ndcg"):
-        print(f"  hetrec f={factors} {metric}@10: tui-recs {ours[metric]:.4f}  implicit "
+        print(f"  {data} f={factors} {metric}@10: tui-recs {ours[metric]:.4f}  implicit "
               f"{theirs[metric]:.4f}  relative difference {ours[metric] / theirs[metric] - 1:+.1%}")
+        verdict(f"{data} f={factors} {metric}@10, tui-recs / implicit",
+                ours[metric] / theirs[metric], 1 - QUALITY_SHORTFALL, at_least=True)
 
 
 def balance(data: str, scale: str, factors: int, n_threads: int, repeats: int = 9) -> None:
@@ -210,10 +224,18 @@ def main() -> None:
     parser.add_argument("--factors", default="64,128")
     parser.add_argument("--solvers", default="cg,cholesky")
     parser.add_argument("--iterations", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=2, help="A B pairs per setting")
+    parser.add_argument("--pairs", type=int, default=3,
+                        help="implicit / tui-recs pairs per setting (at least 3)")
+    parser.add_argument("--quality-data", default="hetrec",
+                        help="the data the quality of both is compared on")
     parser.add_argument("--balance", type=int, metavar="THREADS",
                         help="instead: how evenly CG work splits over THREADS threads")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"the demo data at scale {QUICK_SCALE}, CG, 16 factors, 1 iteration")
     args = parser.parse_args()
+    if args.quick:
+        args.data = args.quality_data = "360k"
+        args.scale, args.factors, args.solvers, args.iterations = QUICK_SCALE, "16", "cg", 1
     if args.balance:
         for data in args.data.split(","):
             for factors in (int(f) for f in args.factors.split(",")):
@@ -221,30 +243,39 @@ def main() -> None:
         return
     print(f"{'data':10} {'f':>4} {'solver':9} {'implicit s/it':>13} {'tui-recs s/it':>13} "
           f"{'ratio':>6} {'CPU ratio':>9} {'RSS implicit':>12} {'RSS ours':>9} {'RSS ratio':>9}")
+    verdicts = []
     for data in args.data.split(","):
         load_data(data, args.scale)  # fills the dataset cache outside the timed runs
         for solver in args.solvers.split(","):  # fills the JIT cache (see the docstring)
             measure("tui-recs", data, args.scale, int(args.factors.split(",")[0]), solver, 1)
         for factors in (int(f) for f in args.factors.split(",")):
             for solver in args.solvers.split(","):
-                runs = {"implicit": [], "tui-recs": []}
-                for _ in range(args.repeats):  # A B A B
-                    for library in ("implicit", "tui-recs"):
-                        runs[library].append(measure(library, data, args.scale, factors, solver,
-                                                     args.iterations))
-                best = {lib: min(r["seconds_per_iteration"] for r in rs) for lib, rs in runs.items()}
-                cpu = {lib: min(r["cpu_seconds_per_iteration"] for r in rs) for lib, rs in runs.items()}
+                runs = alternating({library: lambda library=library: measure(
+                    library, data, args.scale, factors, solver, args.iterations)
+                    for library in ("implicit", "tui-recs")}, args.pairs)
+                wall = {lib: [r["seconds_per_iteration"] for r in rs] for lib, rs in runs.items()}
+                median = {lib: statistics.median(values) for lib, values in wall.items()}
+                cpu = {lib: statistics.median(r["cpu_seconds_per_iteration"] for r in rs)
+                       for lib, rs in runs.items()}
                 rss = {lib: max(r["peak_rss_mib"] for r in rs) for lib, rs in runs.items()}
                 label = f"360k×{args.scale}" if data == "360k" else data
-                print(f"{label:10} {factors:>4} {solver:9} {best['implicit']:>13.3f} "
-                      f"{best['tui-recs']:>13.3f} {best['tui-recs'] / best['implicit']:>6.2f} "
+                print(f"{label:10} {factors:>4} {solver:9} {median['implicit']:>13.3f} "
+                      f"{median['tui-recs']:>13.3f} {median['tui-recs'] / median['implicit']:>6.2f} "
                       f"{cpu['tui-recs'] / cpu['implicit']:>9.2f} "
                       f"{rss['implicit']:>10.0f}MB {rss['tui-recs']:>7.0f}MB "
                       f"{rss['tui-recs'] / rss['implicit']:>9.2f}", flush=True)
-    if "hetrec" in args.data.split(","):
-        print("quality (same split, same confidences):")
+                for library, values in wall.items():
+                    print(f"  {library} s/iteration: {median_spread(values, ' s')}")
+                verdicts.append((f"{label} f={factors} {solver}",
+                                 median["tui-recs"] / median["implicit"],
+                                 rss["tui-recs"] / rss["implicit"], RATIO_TARGETS[solver]))
+    for label, ratio, rss_ratio, target in verdicts:
+        verdict(f"{label}: wall time tui-recs / implicit, medians", ratio, target, "x")
+        verdict(f"{label}: peak RSS tui-recs / implicit", rss_ratio, RSS_TARGET, "x")
+    if args.quality_data:
+        print(f"quality on {args.quality_data} (same split, same confidences):")
         for factors in (int(f) for f in args.factors.split(",")):
-            quality(factors)
+            quality(args.quality_data, args.scale, factors)
 
 
 if __name__ == "__main__":

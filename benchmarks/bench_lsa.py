@@ -1,18 +1,20 @@
 """LSA's fit against plain scipy ``svds(solver="arpack")`` on the same BM25 matrix (by hand).
 
-    python benchmarks/bench_lsa.py [--scale 360k | --data PATH] [--factors 64] [--repeat 2]
-                                   [--products]
+    python benchmarks/bench_lsa.py [--scale 360k | --data PATH] [--factors 64] [--pairs 3]
+                                   [--products] [--quick]
 
 Data: the demo generator at the given scale ("360k": ~290K artists × 360K listeners, 17.7M
 plays; or a fraction of that shape, e.g. 0.25) via the dataset cache, or the dataset at
-``--data``. Prints the best of ``--repeat`` runs of
+``--data``. Runs, ``--pairs`` times each with the order reversed every round (A B C D,
+D C B A, ...), and prints the median and spread of
 
 - LSA.fit (BM25 weighting + transpose + SVD in float32) with the default solver, block
   Lanczos, and with PROPACK (the solver actually used shown: each may fall back),
 - plain ``svds(A, k, solver="arpack")`` on the BM25 artist × listener matrix as weighting
   returns it (float32), and the same in float64,
 
-the ratios of the fits to plain ARPACK (target: LSA <= 0.5x arpack float32), and each fit's
+the ratios of the medians of the fits to plain ARPACK, with the verdict on the target (the
+default solver <= 0.5x arpack float32), and each fit's
 agreement with the float64 ARPACK solve: the largest relative error of a singular value, and
 how many of the top-10 cosine neighbours on U·S of PROBES artists (the most listened half,
 a random half) are the same, exactly and up to ties (a neighbour whose float64 cosine equals
@@ -23,6 +25,7 @@ with the same single listener).
 CSR mat-vec, SciPy's CSR × 16-column block, and the Numba block product of the Lanczos solver
 on 1 and 2 threads. Timings depend on BLAS threads (OPENBLAS_NUM_THREADS) and on other
 load, printed with the load average: run on a quiet box, and compare ratios within a run.
+``--quick``: tiny data, k = 8.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from _measure import QUICK_SCALE, alternating, median_spread, timed, verdict
 
 #: Artists whose related-artist lists are compared.
 PROBES = 1000
@@ -98,40 +102,50 @@ def neighbour_agreement(factors: np.ndarray, reference: np.ndarray, probes: np.n
     return same / (n * len(probes)), tied / (n * len(probes))
 
 
-def compare_fits(plays, factors: int, repeat: int) -> None:
+def compare_fits(plays, factors: int, pairs: int) -> None:
     from scipy.sparse.linalg import svds
 
     from tui_recs.models.lsa import LSA
     from tui_recs.models.weighting import bm25
 
     LSA(factors=4, random_state=0).fit(plays[:2000])  # JIT compile or cache load: untimed
-    fits = {}
-    for solver in ("lanczos", "propack"):
-        wall, cpu, model = best_of(repeat, lambda: LSA(factors=factors, random_state=0,
-                                                       solver=solver).fit(plays))
-        fits[solver] = wall, model
-        print(f"LSA fit, {solver} (used {model.solver_used}): {wall:.2f} s wall, "
-              f"{cpu:.2f} s CPU; {load_average()}", flush=True)
-    artist_listener = bm25(plays, model.bm25_k1, model.bm25_b).T.tocsr()
+    defaults = LSA()
+    artist_listener = bm25(plays, defaults.bm25_k1, defaults.bm25_b).T.tocsr()
     start = np.random.default_rng(0).standard_normal(min(artist_listener.shape))
-    plain = {}
-    for dtype in (np.float32, np.float64):
-        matrix = artist_listener.astype(dtype)
-        wall, cpu, (U, S, _) = best_of(repeat, lambda: svds(
-            matrix, k=factors, solver="arpack", v0=start.astype(dtype)))
-        plain[np.dtype(dtype).name] = wall
-        print(f"plain svds arpack {np.dtype(dtype).name}: {wall:.2f} s wall, {cpu:.2f} s CPU; "
-              f"{load_average()}", flush=True)
+    matrices = {dtype: artist_listener.astype(dtype) for dtype in ("float32", "float64")}
+
+    def fit(solver: str):
+        return timed(lambda: LSA(factors=factors, random_state=0, solver=solver).fit(plays))
+
+    def plain(dtype: str):
+        return timed(lambda: svds(matrices[dtype], k=factors, solver="arpack",
+                                  v0=start.astype(dtype)))
+
+    runs = alternating({"lanczos": fit("lanczos"), "propack": fit("propack"),
+                        "arpack float32": plain("float32"), "arpack float64": plain("float64")},
+                       pairs)
+    walls = {name: [wall for wall, _, _ in results] for name, results in runs.items()}
+    for name, results in runs.items():
+        used = f" (used {results[-1][2].solver_used})" if name in ("lanczos", "propack") else ""
+        print(f"{name}{used}: wall {median_spread(walls[name], ' s')}; CPU "
+              f"{median_spread([cpu for _, cpu, _ in results], ' s')}", flush=True)
+    print(load_average())
+    U, S, _ = runs["arpack float64"][-1][2]
     order = np.argsort(-S)
     reference_values, reference = S[order], U[:, order] * S[order]
     probes = probe_artists(plays)
+    median = {name: float(np.median(values)) for name, values in walls.items()}
     print(f"against arpack float64 (k={factors}; top-10 neighbours of {len(probes):,} artists):")
-    for solver, (wall, model) in fits.items():
+    for solver in ("lanczos", "propack"):
+        model = runs[solver][-1][2]
         error = np.max(np.abs(model.singular_values - reference_values) / reference_values)
         same, tied = neighbour_agreement(model.item_factors, reference, probes)
-        print(f"  {solver}: / arpack float32 = {wall / plain['float32']:.2f} wall (target "
-              f"<= 0.5), / float64 = {wall / plain['float64']:.2f}; singular values to "
-              f"{error:.1e}; neighbours {same:.3%} the same, {tied:.3%} up to ties")
+        print(f"  {solver}: / arpack float32 = {median[solver] / median['arpack float32']:.2f} "
+              f"wall, / float64 = {median[solver] / median['arpack float64']:.2f} (medians); "
+              f"singular values to {error:.1e}; neighbours {same:.3%} the same, {tied:.3%} up "
+              "to ties")
+    verdict("LSA fit (lanczos) / plain arpack float32, medians",
+            median["lanczos"] / median["arpack float32"], 0.5, "x")
 
 
 def compare_products(plays, repeat: int, columns: int = 16) -> None:
@@ -168,10 +182,14 @@ def main() -> None:
     parser.add_argument("--scale", default="360k", help='"360k" or a fraction of it, e.g. 0.25')
     parser.add_argument("--data", type=Path, help="a dataset to use instead of the demo data")
     parser.add_argument("--factors", type=int, default=64)
-    parser.add_argument("--repeat", type=int, default=2, help="runs per measurement (best kept)")
+    parser.add_argument("--pairs", type=int, default=3,
+                        help="alternating rounds of the fits (at least 3)")
     parser.add_argument("--products", action="store_true",
                         help="also time SciPy vs Numba-parallel sparse products")
+    parser.add_argument("--quick", action="store_true", help=f"tiny data (scale {QUICK_SCALE}), k=8")
     args = parser.parse_args()
+    if args.quick:
+        args.scale, args.factors = QUICK_SCALE, 8
     if args.data is not None:
         plays = open_dataset(args.data).user_items
     else:
@@ -179,9 +197,9 @@ def main() -> None:
     blas_threads = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
     print(f"data: {plays.shape[0]:,} listeners × {plays.shape[1]:,} artists, {plays.nnz:,} "
           f"plays; k={args.factors}; OPENBLAS_NUM_THREADS={blas_threads}; {load_average()}")
-    compare_fits(plays, args.factors, args.repeat)
+    compare_fits(plays, args.factors, args.pairs)
     if args.products:
-        compare_products(plays, args.repeat)
+        compare_products(plays, args.pairs)
 
 
 if __name__ == "__main__":

@@ -101,6 +101,48 @@ def test_fold_in_equals_a_final_user_step(plays):
                                    rtol=2e-4, atol=2e-5)
 
 
+def cg_reference(plays: np.ndarray, fixed: np.ndarray, start: np.ndarray, alpha: float,
+                 reg: float, steps: int) -> np.ndarray:
+    """Hu et al.'s system for each row solved by ``steps`` plain conjugate-gradient steps
+    from ``start`` (float64): A = YᵀY + λI + Yᵀ(C - I)Y, b = YᵀCp, as in Takács et al. 2011."""
+    solved = []
+    for row, x in zip(plays, start.astype(float)):
+        confidence = 1.0 + alpha * row
+        A = fixed.T @ (confidence[:, None] * fixed) + reg * np.eye(fixed.shape[1])
+        b = fixed.T @ (confidence * (row > 0))
+        r = b - A @ x
+        p, rs_old = r.copy(), r @ r
+        for _ in range(steps):
+            if rs_old < 1e-20:
+                break
+            Ap = A @ p
+            step = rs_old / (p @ Ap)
+            x, r = x + step * p, r - step * Ap
+            rs_new = r @ r
+            p, rs_old = r + (rs_new / rs_old) * p, rs_new
+        solved.append(x)
+    return np.array(solved)
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+@pytest.mark.parametrize("side", ["users", "items"])
+def test_cg_half_step_equals_plain_numpy_cg(plays, side, steps):
+    """One CG half-step of the kernels (rows in groups, float32) against plain NumPy CG in
+    float64, warm-started from the same factors, with an empty row."""
+    matrix = plays if side == "users" else plays.T.tocsr()
+    matrix = sp.vstack([matrix, sp.csr_matrix((1, matrix.shape[1]), dtype=np.float32)]).tocsr()
+    rng = np.random.default_rng(5)
+    fixed = (rng.standard_normal((matrix.shape[1], 8)) * 0.3).astype(np.float32)
+    start = (rng.standard_normal((matrix.shape[0], 8)) * 0.1).astype(np.float32)
+    solved = start.copy()
+    model = ALS(factors=8, regularization=REG, alpha=ALPHA, weighting="none", solver="cg",
+                cg_steps=steps)
+    half_step(model, matrix, solved, fixed)
+    expected = cg_reference(matrix.toarray(), fixed.astype(float), start, ALPHA, REG, steps)
+    np.testing.assert_allclose(solved, expected, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(solved, start, atol=1e-3)  # the step moved the factors
+
+
 def test_cg_with_enough_steps_converges_to_cholesky(plays):
     exact = fitted(plays, solver="cholesky", iterations=2)
     cg = fitted(plays, solver="cg", cg_steps=24, iterations=2)

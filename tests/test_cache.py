@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -354,21 +355,39 @@ def test_unwritable_cache_raises_when_strict(tmp_path):
         store.check_writable()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+@contextlib.contextmanager
+def read_only(directory: Path):
+    """``directory`` read-only for this process, root included: a read-only bind mount of it
+    onto itself as root (who ignores permission bits), its permission bits otherwise."""
+    if os.geteuid() == 0:
+        subprocess.run(["mount", "--bind", str(directory), str(directory)], check=True)
+        try:
+            subprocess.run(["mount", "-o", "remount,bind,ro", str(directory)], check=True)
+            yield
+        finally:
+            subprocess.run(["umount", str(directory)], check=True)
+        return
+    paths = [directory, *(path for path in directory.rglob("*") if path.is_dir())]
+    for path in paths:
+        path.chmod(0o500)
+    try:
+        yield
+    finally:
+        for path in paths:
+            path.chmod(0o700)
+
+
 def test_read_only_cache_serves_hits_and_builds_misses(tmp_path):
     store = ArtifactStore(tmp_path / "c")
     store.get_or_create("t", {"x": 1}, build_array([1.0]), load_array)
-    for path in (store.root, store.root / "t"):
-        path.chmod(0o500)
-    try:
+    with read_only(store.root):
+        with pytest.raises(OSError):  # really read-only, for root too
+            (store.root / "t" / "probe").touch()
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             assert store.get_or_create("t", {"x": 1}, build_array([9.0]), load_array).tolist() == [1.0]
         with pytest.warns(CacheWarning, match="is not writable"):
             assert store.get_or_create("t", {"x": 2}, build_array([2.0]), load_array).tolist() == [2.0]
-    finally:
-        for path in (store.root, store.root / "t"):
-            path.chmod(0o700)
 
 
 def test_disk_full_during_build_is_a_clear_error(store):

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 HETREC = Path(__file__).resolve().parents[2] / "shared" / "data" / "lastfm-hetrec2011-2k"
-needs_hetrec = pytest.mark.skipif(not HETREC.is_dir(), reason=f"real hetrec data not found at {HETREC}")
+
+
+def needs_hetrec(test):
+    """Marks a real-data test (.ci/run fails when one is skipped); skipped without the data."""
+    return pytest.mark.realdata(pytest.mark.skipif(
+        not HETREC.is_dir(), reason=f"real hetrec data not found at {HETREC}")(test))
+
+
 FAST = ["--factors", "16", "--iterations", "4"]
 
 
@@ -119,7 +126,12 @@ def test_evaluate_on_hetrec_includes_the_baseline(cache_dir):
                         "--k", "5", *FAST)
     rows = {row["model"]: row for row in document["rows"]}
     assert set(rows) == {"als", "lsa", "popularity"}
-    assert rows["als"]["precision"] > rows["popularity"]["precision"]
+    # P@5 and NDCG@5 measured with these settings (FAST, split seed 0): a 10% regression fails.
+    measured = {"als": {"precision": 0.2318, "ndcg": 0.2633},
+                "lsa": {"precision": 0.2262, "ndcg": 0.2530}}
+    for model, figures in measured.items():
+        for metric, value in figures.items():
+            assert rows[model][metric] >= 0.92 * value, (model, metric, rows[model][metric])
     assert document["k"] == 5 and document["split"] == "holdout" and document["split_seed"] == 0
     seeded = run_json(cache_dir, "--data", str(HETREC), "evaluate", "--models", "popularity",
                       "--k", "5", "--seed", "3")

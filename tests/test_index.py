@@ -32,6 +32,12 @@ def sample_queries(vectors: np.ndarray, count: int, seed: int = 0):
     return vectors[items], [[item] for item in items.tolist()]
 
 
+def fresh_queries(vectors: np.ndarray, tuning: list[list[int]]):
+    """Every item that is not in the tuning sample, each left out of its own answer."""
+    items = np.setdiff1d(np.arange(len(vectors)), [item for (item,) in tuning])
+    return vectors[items], [[item] for item in items.tolist()]
+
+
 BUILDERS = {
     "cells": lambda vectors, queries, exclude: CellIndex.build(
         vectors, queries, exclude, TARGET_RECALL + TUNING_MARGIN),
@@ -42,12 +48,15 @@ BUILDERS = {
 
 @pytest.mark.parametrize("kind", BUILDERS)
 def test_each_index_reaches_the_target_on_fresh_queries_and_scores_exactly(clustered, kind):
-    index = BUILDERS[kind](clustered, *sample_queries(clustered, 200))
+    """Recall on all 2,800 artists outside the 200 of the tuning sample (measured: cells
+    0.959, Annoy 0.963), not on a small sample whose recall swings by ±0.02."""
+    tuning_queries, tuning = sample_queries(clustered, 200)
+    index = BUILDERS[kind](clustered, tuning_queries, tuning)
     assert index.stats.kind == kind and index.stats.recall_at_10 >= TARGET_RECALL
-    fresh, fresh_exclude = sample_queries(clustered, 100, seed=9)
+    fresh, fresh_exclude = fresh_queries(clustered, tuning)
     truth, _ = exact_search(clustered, fresh, 10, fresh_exclude)
     setting = index.stats.probes if kind == "cells" else index.stats.search_k
-    assert recall_at(index.search, fresh, truth, fresh_exclude, setting) >= 0.9
+    assert recall_at(index.search, fresh, truth, fresh_exclude, setting) >= TARGET_RECALL
     ids, scores = index.search(clustered[7], 10, np.array([7, 3, 7]))
     assert 7 not in ids and 3 not in ids and len(ids) == 10 and ids.dtype == np.int64
     np.testing.assert_allclose(scores, clustered[ids] @ clustered[7], rtol=1e-5)

@@ -208,6 +208,7 @@ def read_hetrec_names() -> list[str]:
     return [line.split("\t")[1] for line in lines[1:] if line]
 
 
+@pytest.mark.realdata
 @pytest.mark.skipif(not (HETREC / "artists.dat").is_file(),
                     reason=f"real Last.fm data not found: {HETREC / 'artists.dat'}")
 def test_real_names():

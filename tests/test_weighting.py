@@ -1,5 +1,7 @@
 """Weighting schemes against hand-computed values; orientation is users × items."""
 
+import math
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -24,6 +26,49 @@ def test_bm25_by_hand():
         expected[u, i] = x * (k1 + 1) / (k1 + x) * idf[u]
     np.testing.assert_allclose(weighted, expected, rtol=1e-6)
     assert bm25(PLAYS).dtype == np.float32 and bm25(PLAYS).shape == PLAYS.shape
+
+
+# 4 listeners × 5 artists with unequal artist lengths (totals 13, 3, 40, 1, 0: the mean is
+# 57 / 5 = 11.4), listeners of 1 to 3 artists, so that length normalisation and idf both act.
+UNEQUAL = [[10, 0, 0, 0, 0],
+           [3, 2, 0, 0, 0],
+           [0, 1, 30, 0, 0],
+           [0, 0, 10, 1, 0]]
+
+
+def okapi_by_hand(rows: list[list[float]], k1: float, b: float) -> list[list[float]]:
+    """BM25 of a listeners × artists table, written from the textbook formula one cell at a
+    time (artists are the documents, listeners the terms), in plain Python floats."""
+    n_artists = len(rows[0])
+    lengths = [sum(row[i] for row in rows) for i in range(n_artists)]
+    mean_length = sum(lengths) / n_artists
+    result = []
+    for row in rows:
+        document_frequency = sum(1 for plays in row if plays > 0)
+        idf = math.log(n_artists / (1 + document_frequency))
+        result.append([0.0 if plays == 0 else
+                       idf * plays * (k1 + 1)
+                       / (plays + k1 * (1 - b + b * lengths[i] / mean_length))
+                       for i, plays in enumerate(row)])
+    return result
+
+
+@pytest.mark.parametrize("k1, b", [(1.2, 0.75), (100.0, 0.8), (3.0, 1.0), (0.5, 0.0)])
+def test_bm25_by_hand_with_unequal_artist_lengths(k1, b):
+    plays = sp.csr_matrix(np.array(UNEQUAL, dtype=np.float32))
+    weighted = bm25(plays, k1=k1, b=b)
+    np.testing.assert_allclose(weighted.toarray(), okapi_by_hand(UNEQUAL, k1, b), rtol=1e-6,
+                               atol=1e-7)
+    assert weighted.nnz == plays.nnz
+
+
+def test_bm25_one_cell_worked_out():
+    """Listener 1's plays of artist 0 at k1 = 1.2, b = 0.75: idf log(5/3), artist length 13
+    against the mean 11.4, so the saturation denominator grows by 1.2 · (0.25 + 0.75 · 13/11.4)."""
+    weighted = bm25(sp.csr_matrix(np.array(UNEQUAL, dtype=np.float32)), k1=1.2, b=0.75)
+    norm = 0.25 + 0.75 * 13 / 11.4  # 1.10526...
+    assert weighted[1, 0] == pytest.approx(math.log(5 / 3) * 3 * 2.2 / (3 + 1.2 * norm), rel=1e-6)
+    assert weighted[1, 0] == pytest.approx(0.7793, abs=1e-4)
 
 
 def test_bm25_length_normalisation_penalises_long_documents():

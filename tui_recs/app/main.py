@@ -382,8 +382,10 @@ class TuiRecsApp(App[int]):
             job.finish("failed", self.clock(), message.error)
             if job.key == "data":
                 self.load_error = message.error
-                self._show_loading()
-            self.notify(message.error, title=f"{job.title} failed", severity="error", timeout=10)
+                self._show_loading()  # shows the error with a way out: no toast over it
+            else:
+                self.notify(message.error, title=f"{job.title} failed", severity="error",
+                            timeout=10)
         self.jobs_version += 1
         self.models_version += 1
         self._advance_from_loading()

@@ -15,10 +15,10 @@ With the weighted artist × listener matrix A ≈ U S Vᵀ (k = factors):
 
 The SVD runs in float32 (the weights are float32 already, and memory traffic dominates the
 solver). The default solver is block Lanczos with Numba-parallel sparse × block products
-(see truncated_svd): at the 360K shape with k = 64 it takes 0.42x the time of plain
-``svds(solver="arpack")`` in float32 (0.24x in float64; PROPACK: 0.91x), its singular values
-agree with a float64 ARPACK solve to 6e-8 and its related-artist lists entirely
-(``benchmarks/bench_lsa.py``).
+(see truncated_svd), meant to take at most half the time of plain ``svds(solver="arpack")``
+in float32 at the 360K shape: ``benchmarks/bench_lsa.py`` measures its time against ARPACK
+and PROPACK, and how closely its singular values and related-artist lists agree with a
+float64 ARPACK solve, with a verdict on that target.
 """
 
 from __future__ import annotations
