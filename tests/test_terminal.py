@@ -317,6 +317,9 @@ def test_losing_the_terminal_quits_at_once_and_stops_training(tmp_path, how):
         process.wait(timeout=10)
         seconds = time.monotonic() - started
         assert seconds < 5, f"the app took {seconds:.1f} s to quit"
+        assert process.returncode == 0, "it quit as q does (not killed by the signal)"
+        if how == "SIGHUP":  # the terminal is still there: it is left as it was
+            terminal.wait_for(b"\x1b[?1049l", timeout=5)
         deadline = time.monotonic() + 5
         while any(_alive(child) for child in children) and time.monotonic() < deadline:
             time.sleep(0.05)
