@@ -1,10 +1,10 @@
 """Quitting at once when the terminal goes away (a dropped SSH connection, a closed window).
 
 The terminal then hangs up: the kernel sends SIGHUP, and reading the terminal returns
-nothing, at once and forever. Left alone, SIGHUP killed the app where it stood (its training
-processes had to notice by themselves), and where it was ignored textual's input thread
-span on the empty reads. Here either quits the app as ``q`` does: training is cancelled, its
-processes are stopped, and the app exits.
+nothing, at once and forever. Left alone, SIGHUP kills the app where it stands (its training
+processes have to notice by themselves), and where it is ignored textual's input thread
+spins on the empty reads. Here either quits the app as ``q`` does: training is cancelled,
+its processes are stopped, and the app exits.
 """
 
 from __future__ import annotations

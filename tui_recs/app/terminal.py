@@ -1,8 +1,8 @@
 """Whether the UI may start on this terminal, and with which colours: pure functions of the
 environment, decided before textual is imported (it reads its colour system at import).
 
-Over SSH without ``-t`` the app drew into a pipe and span on its end forever; on a terminal
-without colour (vt100) it sent 16 colours, on ``TERM=dumb`` 24-bit ones.
+Without a terminal (``ssh host tui-recs``, no ``-t``) textual would draw into a pipe and spin
+on its end; left to itself it sends colour to a vt100 and 24-bit colour to ``TERM=dumb``.
 """
 
 from __future__ import annotations
