@@ -107,3 +107,16 @@ def test_loading_view_with_a_bad_file(snap_compare, root, tmp_path, monkeypatch,
 def test_help_screen(snap_compare, root):
     assert snap_compare(frozen_app(root), terminal_size=(80, 24), run_before=showing("1", "f1"))
 
+
+
+def test_artists_view_without_colour(snap_compare, root, monkeypatch):
+    """NO_COLOR: textual draws in greys, and the cursor rows are in reverse video."""
+    monkeypatch.setenv("NO_COLOR", "1")  # textual reads it as the app is created
+    assert snap_compare(frozen_app(root), terminal_size=(80, 24),
+                        run_before=picking(distinct_artists(1)[0][1][:4].lower()))
+
+
+def test_artists_view_narrow(snap_compare, root):
+    """At 60 columns the header drops the app's name to keep every view's name."""
+    assert snap_compare(frozen_app(root), terminal_size=(60, 20),
+                        run_before=picking(distinct_artists(1)[0][1][:4].lower()))

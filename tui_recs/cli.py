@@ -568,6 +568,11 @@ COMMANDS: dict[str, Callable[[Session], int]] = {
 
 
 def _run_app(args: argparse.Namespace) -> int:
+    from tui_recs.app.terminal import refusal
+
+    problem = refusal(os.isatty(0), os.isatty(1), os.environ)
+    if problem:  # before textual starts: it would draw into a pipe and spin on its end
+        raise UsageError(problem)
     import tui_recs.app as app
 
     return app.run(data=args.data, format=args.format, cache_dir=args.cache_dir,

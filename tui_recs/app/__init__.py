@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from tui_recs.app.terminal import Display
 
 #: Thread pools of the numeric libraries: the ALS kernels (numba) and BLAS (numpy, scipy).
 THREAD_POOLS = ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -24,10 +30,29 @@ def leave_a_core_for_the_ui() -> None:
 
 def run(data: str | Path | None = None, format: str = "auto", cache_dir: str | Path | None = None,
         use_cache: bool = True, mouse: bool = True) -> int:
-    """Open the app on ``data`` (None: the built-in demo data); returns the exit code."""
+    """Open the app on ``data`` (None: the built-in demo data) on this process's terminal;
+    returns the exit code. The caller checks that there is one (:func:`terminal.refusal`)."""
+    from tui_recs.app.hangup import quit_when_terminal_lost
+    from tui_recs.app.terminal import display_for
+    from tui_recs.app.terminfo import terminfo_colours
+
     leave_a_core_for_the_ui()
+    display = display_for(os.environ, terminfo_colours(os.environ.get("TERM", ""), os.environ))
+    os.environ["TEXTUAL_COLOR_SYSTEM"] = display.textual_colour_system  # read at import
     from tui_recs.app.main import TuiRecsApp
 
     app = TuiRecsApp(data, format=format, cache_dir=cache_dir, use_cache=use_cache)
-    app.run(mouse=mouse)
+    show_as(app, display)
+    with quit_when_terminal_lost(app):
+        app.run(mouse=mouse)
     return app.return_code or 0
+
+
+def show_as(app: "App", display: "Display") -> None:
+    """Draw ``app`` as ``display`` says: the cursor row in reverse video where colour is
+    scarce (the stylesheet's ``-plain-highlight``), and no colour at all where there is none."""
+    app.set_class(display.plain_highlight, "-plain-highlight")
+    if display.colours is None:
+        from textual.filter import NoColor
+
+        app._filters.append(NoColor())  # as textual itself adds its NO_COLOR filter

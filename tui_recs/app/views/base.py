@@ -7,6 +7,7 @@ from typing import Any, Callable, ClassVar, Iterable, TypeVar
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.markup import escape
 from textual.screen import Screen
 from textual.widget import Widget
@@ -33,30 +34,57 @@ def lookup_label(ready: Any) -> str:
     return f"{stats.label}, recall@10 {stats.recall_at_10:.2f}"
 
 
+#: The view bar from the widest to the narrowest: whether the app's name shows, which views
+#: are named ("all", the "current" one, "none": only their keys), whether "model" and "(m)"
+#: show beside the model's name.
+HEADER_LEVELS = ((True, "all", True, True), (False, "all", True, True),
+                 (False, "all", False, True), (False, "current", False, True),
+                 (False, "none", False, True), (False, "none", False, False))
+
+
+def header_labels(width: int, current: str, model: str) -> tuple[str, str]:
+    """The markup of the view bar's parts, the views and the model in use: the widest level
+    of :data:`HEADER_LEVELS` that ``width`` columns hold (the narrowest one below 16). The
+    file name, shown from 110 columns, has room beside the widest level."""
+    for app_name, named, model_word, model_key in HEADER_LEVELS:
+        tabs = ["[b]tui-recs[/b] "] if app_name else []
+        for number, (view, title) in enumerate(VIEWS.items(), start=1):
+            label = f" {number} {title} " if named == "all" or (
+                named == "current" and view == current) else f" {number} "
+            if view == current:
+                label = f"[reverse b]{label}[/]"
+            tabs.append(f"[@click=app.view('{view}')]{label}[/]")
+        text = ("model " if model_word else "") + f"[b]{model_title(model)}[/b]"
+        labels = "".join(tabs), f"[@click=app.toggle_model]{text}{' (m)' if model_key else ''}[/]"
+        # The model's part has a column of padding on its right.
+        if sum(Content.from_markup(label).cell_length for label in labels) + 1 <= width:
+            break
+    return labels
+
+
 class ViewBar(Horizontal):
-    """The views by key (the current one highlighted, each clickable) and the model in use."""
+    """The views by key (the current one highlighted, each clickable) and the model in use;
+    narrower terminals get shorter labels (:func:`header_labels`)."""
 
     def __init__(self, current: str) -> None:
         super().__init__(id="view-bar")
         self.current = current
 
     def compose(self) -> ComposeResult:
-        tabs = ["[b]tui-recs[/b] "]
-        for number, (view, title) in enumerate(VIEWS.items(), start=1):
-            label = f" {number} {title} "
-            if view == self.current:
-                label = f"[reverse b]{label}[/]"
-            tabs.append(f"[@click=app.view('{view}')]{label}[/]")
-        yield Static("".join(tabs), id="view-tabs")
+        yield Static(id="view-tabs")
         yield Static(id="view-model")
         yield Static(escape(self.app.source_label), id="view-source")
 
     def on_mount(self) -> None:
-        self.watch(self.app, "preferred", self._show_model)
+        self.watch(self.app, "preferred", self._label)
 
-    def _show_model(self) -> None:
-        self.query_one("#view-model", Static).update(
-            f"[@click=app.toggle_model]model [b]{model_title(self.app.preferred)}[/b] (m)[/]")
+    def on_resize(self) -> None:
+        self._label()
+
+    def _label(self) -> None:
+        tabs, model = header_labels(self.size.width, self.current, self.app.preferred)
+        self.query_one("#view-tabs", Static).update(tabs)
+        self.query_one("#view-model", Static).update(model)
 
 
 class StatusLine(Static):
