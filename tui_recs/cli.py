@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from tui_recs.errors import TuiRecsError
+from tui_recs.text import printable
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -286,17 +287,26 @@ class _progress_line(_StageProgress):
 
 
 def _print_json(document: Any) -> None:
-    print(json.dumps(document, indent=2, ensure_ascii=False))
+    # Exact text (JSON escapes what it must); never NaN/Infinity, which JSON lacks.
+    try:
+        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        raise TuiRecsError("the result holds a non-finite number (NaN or infinity), which JSON "
+                           "cannot carry; retrain the model or check the data") from None
+    print(text)
 
 
 def _table(title: str | None, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]):
+    """A Rich table of plain text: the title and cells (data) are never read as markup."""
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    table = Table(title=None if title is None else Text(printable(title)), title_justify="left",
+                  box=None, pad_edge=False)
     for name, justify in columns:
-        table.add_column(name, justify=justify)
+        table.add_column(Text(printable(name)), justify=justify)
     for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
+        table.add_row(*(Text("" if cell is None else printable(cell)) for cell in row))
     return table
 
 
@@ -313,7 +323,7 @@ def _cmd_info(session: Session) -> int:
         _print_json(summary)
         return EXIT_OK
     console = _console()
-    console.print(f"[bold]{summary['source']}[/bold]")
+    console.print(printable(summary["source"]), style="bold", markup=False)
     dropped = ", ".join(f"{k}: {v:,}" for k, v in summary["dropped_rows"].items()) or "none"
     console.print(_table(None, (("", "left"), ("", "left")), (
         ("listeners", f"{summary['users']:,}"), ("artists", f"{summary['items']:,}"),
@@ -463,6 +473,8 @@ def _cmd_compare(session: Session) -> int:
 
 
 def _cmd_train(session: Session) -> int:
+    from rich.text import Text
+
     args = session.args
     ready = session.model(args.model, build_index=False if args.no_index else None)
     info = {"model": args.model, "params": ready.params, "fit_seconds": ready.info.get("fit_seconds"),
@@ -474,14 +486,17 @@ def _cmd_train(session: Session) -> int:
         return EXIT_OK
     console = _console()
     seconds = info["fit_seconds"]
-    console.print(f"[bold]{args.model}[/bold] on {session.dataset.source}: "
-                  + (f"trained in {seconds:.2f} s" if seconds is not None else "ready"))
-    console.print("  " + ", ".join(f"{k}={v}" for k, v in ready.params.items()))
+    console.print(Text.assemble((args.model, "bold"), printable(
+        f" on {session.dataset.source}: "
+        + (f"trained in {seconds:.2f} s" if seconds is not None else "ready"))))
+    console.print(printable("  " + ", ".join(f"{k}={v}" for k, v in ready.params.items())),
+                  markup=False)
     if info["loss_history"]:
         console.print("  loss: " + " → ".join(f"{loss:.4g}" for loss in info["loss_history"]))
-    console.print(f"  related artists: {ready.describe_similar()}")
+    console.print(printable(f"  related artists: {ready.describe_similar()}"), markup=False)
     if ready.recommend_mode is not None:
-        console.print(f"  recommendations: {ready.recommend_mode.mode} ({ready.recommend_mode.reason})")
+        console.print(printable(f"  recommendations: {ready.recommend_mode.mode} "
+                                f"({ready.recommend_mode.reason})"), markup=False)
     return EXIT_OK
 
 
@@ -522,7 +537,7 @@ def _cmd_demo_data(session: Session) -> int:
     from tui_recs.data.synthetic import scale_options, write_lastfm360k
 
     args = session.args
-    print(write_lastfm360k(args.out_dir, seed=args.seed, **scale_options(args.scale)))
+    print(printable(write_lastfm360k(args.out_dir, seed=args.seed, **scale_options(args.scale))))
     return EXIT_OK
 
 
@@ -532,15 +547,15 @@ def _cmd_cache(session: Session) -> int:
     args = session.args
     root = resolve_cache_dir(args.cache_dir)
     if args.action == "path":
-        print(root)
+        print(printable(root))
         return EXIT_OK
     store = ArtifactStore(root)
     if args.action == "clear":
         if args.all == (args.key is not None):
             raise UsageError("tui-recs cache clear: give a KEY or --all (one of them)")
         removed = store.clear() if args.all else store.remove(args.key)
-        print(f"removed {removed} entr{'y' if removed == 1 else 'ies'} from {root}"
-              if isinstance(removed, int) else f"removed {args.key}")
+        print(printable(f"removed {removed} entr{'y' if removed == 1 else 'ies'} from {root}"
+                        if isinstance(removed, int) else f"removed {args.key}"))
         return EXIT_OK
     rows = store.describe_entries()
     if args.json:
@@ -578,8 +593,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or bool(os.environ.get("TUI_RECS_DEBUG"))
     show_warning = warnings.showwarning
-    warnings.showwarning = lambda message, *rest: print(f"tui-recs: warning: {message}",
-                                                        file=sys.stderr)
+    warnings.showwarning = lambda message, *rest: print(
+        printable(f"tui-recs: warning: {message}"), file=sys.stderr)
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
@@ -588,12 +603,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         if debug:
             raise
-        print(error, file=sys.stderr)
+        print(printable(error), file=sys.stderr)
         return EXIT_USAGE
     except TuiRecsError as error:
         if debug:
             raise
-        print(f"tui-recs: error: {error}", file=sys.stderr)
+        print(printable(f"tui-recs: error: {error}"), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("tui-recs: interrupted", file=sys.stderr)
