@@ -60,10 +60,23 @@ def _add_data_options(parser: argparse.ArgumentParser, defaults: bool = True) ->
                             "(default: the built-in demo data)")
     group.add_argument("--format", default="auto", choices=("auto", *FORMATS),
                        help="format of --data (default: detected)")
+    group.add_argument("--encoding", metavar="NAME", type=_encoding,
+                       help="text encoding of --data (default: UTF-8, or UTF-16/32 by its "
+                            "byte-order mark), e.g. latin-1")
     group.add_argument("--cache-dir", metavar="DIR",
                        help="artifact cache (default: $TUI_RECS_CACHE_DIR, ./cache/ if it exists, "
                             "else the user cache dir)")
     group.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+
+
+def _encoding(text: str) -> str:
+    import codecs
+
+    try:
+        return codecs.lookup(text).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown encoding {text!r} (e.g. utf-8, latin-1, "
+                                         "utf-16)") from None
 
 
 def _add_model_options(parser: argparse.ArgumentParser, multiple: bool = False) -> None:
@@ -192,10 +205,16 @@ class Session:
         if self._dataset is None:
             from tui_recs.data.store import open_dataset
 
+            options = {}
+            if self.args.encoding is not None:
+                if self.args.data is None:
+                    raise UsageError("tui-recs: --encoding applies to --data PATH, not to the "
+                                     "demo data")
+                options["encoding"] = self.args.encoding
             with _progress_line("loading data"):
                 self._dataset = open_dataset(self.args.data, format=self.args.format,
                                              cache_dir=self.args.cache_dir,
-                                             use_cache=not self.args.no_cache)
+                                             use_cache=not self.args.no_cache, **options)
         return self._dataset
 
     def artist(self, text: str) -> int:
