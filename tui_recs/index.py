@@ -230,14 +230,25 @@ class FactorIndex:
         """Memory-map a saved index and its item order (no build, no tuning)."""
         from annoy import AnnoyIndex
 
+        from tui_recs.annoy_file import check_annoy_file
+
+        check_annoy_file(path, vectors.shape[1], stats["metric"], vectors.shape[0])
         annoy_index = AnnoyIndex(vectors.shape[1], stats["metric"])
         annoy_index.load(str(path))
         # A plain ndarray view of the map: indexing an np.memmap costs twice as much per query.
         order = np.asarray(np.load(order_path(path), mmap_mode="r"))
+        if len(order) == vectors.shape[0] and not is_permutation(order):
+            raise ValueError(f"{order_path(path).name} is not a permutation of the items")
         if annoy_index.get_n_items() != vectors.shape[0] or len(order) != vectors.shape[0]:
             raise ValueError(f"{path} has {annoy_index.get_n_items()} items, the factors "
                              f"have {vectors.shape[0]}")
         return cls(annoy_index, vectors, order, IndexStats(**stats))
+
+
+def is_permutation(order: np.ndarray) -> bool:
+    """Whether ``order`` holds each of 0..len-1 exactly once."""
+    return bool(order.size == 0 or (order.min() >= 0 and order.max() < len(order)
+                                    and (np.bincount(order, minlength=len(order)) == 1).all()))
 
 
 def order_path(path: Path) -> Path:
