@@ -26,6 +26,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -456,3 +457,717 @@ def test_bad_options_are_usage_errors_naming_the_flag(data, capsys, cache, argv,
     result = run(capsys, "--data", str(data), "--cache-dir", str(cache), *argv)
     assert_fails(result, 2, flag)
     assert "model" not in entries(cache)
+
+
+# --------------------------------------------------------------- damaged and crafted caches
+RELATED = ["related", "Artist A", "--json", "--model", "als", *FAST_ALS]
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> tuple[Path, Path, str]:
+    """(data file, a cache holding its dataset, ALS model and name index, the clean answer).
+    Cases copy the cache; the data file stays put (its path is part of the dataset key)."""
+    import contextlib
+    import io
+
+    folder = tmp_path_factory.mktemp("template")
+    data = write_tsv(folder / "plays.tsv")
+    answer = io.StringIO()
+    with contextlib.redirect_stdout(answer):
+        assert main(["--data", str(data), "--cache-dir", str(folder / "cache"), *RELATED]) == 0
+    return data, folder / "cache", answer.getvalue()
+
+
+@pytest.fixture
+def cached(template, tmp_path) -> tuple[Path, Path, str]:
+    """A copy of the template cache: (data, cache, clean answer)."""
+    import shutil
+
+    data, cache, answer = template
+    copy = tmp_path / "cache"
+    shutil.copytree(cache, copy, symlinks=True)
+    return data, copy, answer
+
+
+def assert_rebuilt(capsys, data: Path, cache: Path, answer: str, *warned: str) -> None:
+    """``related`` answers as from a clean cache, warning that an entry was unusable; the
+    cache then holds sound entries again and no leftovers."""
+    code, out, err = run(capsys, "--data", str(data), "--cache-dir", str(cache), *RELATED)
+    assert code == 0, err
+    assert_clean(out, err)
+    assert out == answer
+    for text in ("unusable", *warned):
+        assert text in err, err
+    assert entries(cache) == ["dataset", "model", "names"]
+    assert hidden_leftovers(cache) == []
+
+
+def payload_files(cache: Path) -> list[Path]:
+    return sorted(p for p in cache.rglob("*.npy"))
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_random_corruption_is_detected_and_rebuilt(capsys, cached, seed):
+    data, cache, answer = cached
+    rng = random.Random(seed)
+    victim = rng.choice(payload_files(cache))
+    content = bytearray(victim.read_bytes())
+    offset = rng.randrange(len(content))
+    content[offset] ^= rng.randrange(1, 256)
+    victim.write_bytes(bytes(content))
+    assert_rebuilt(capsys, data, cache, answer, victim.name)
+
+
+def save_npy(path: Path, array, **options) -> None:
+    with open(path, "wb") as handle:
+        np.save(handle, array, **options)
+
+
+def _edit_array(kind: str, name: str, change):
+    """A crafting step: ``change(array) -> array`` on ``<kind>/<entry>/<name>.npy``."""
+    def craft(cache: Path) -> None:
+        path = entry_dir(cache, kind) / f"{name}.npy"
+        save_npy(path, change(np.load(path)))
+    return craft
+
+
+def _set(index, value):
+    def change(array):
+        array = array.copy()
+        array[index] = value
+        return array
+    return change
+
+
+def _raw(kind: str, name: str, change):
+    """A crafting step on the raw bytes of a file of an entry."""
+    def craft(cache: Path) -> None:
+        path = entry_dir(cache, kind) / name
+        path.write_bytes(change(path.read_bytes()))
+    return craft
+
+
+def _json(kind: str, name: str, change):
+    def craft(cache: Path) -> None:
+        path = entry_dir(cache, kind) / name
+        document = json.loads(path.read_text())
+        change(document)
+        path.write_text(json.dumps(document))
+    return craft
+
+
+def _claims_more_rows(raw: bytes) -> bytes:
+    """The header of a 1-d array says one more element than the file holds."""
+    header_end = raw.index(b"\n") + 1
+    header = raw[:header_end].decode("latin-1")
+    count = int(header.split("'shape': (")[1].split(",")[0])
+    new = header.replace(f"'shape': ({count},", f"'shape': ({count + 1},")
+    return new.ljust(len(header) - 1).encode("latin-1")[:header_end - 1] + b"\n" + raw[header_end:]
+
+
+#: id -> crafting step; the manifest is resealed after it (sizes and checksums recomputed).
+CRAFTED = {
+    "model-nan-factor": _edit_array("model", "item_factors", _set((0, 0), np.nan)),
+    "model-inf-factor": _edit_array("model", "user_factors", _set((3, 1), np.inf)),
+    "model-fewer-item-rows": _edit_array("model", "item_factors", lambda a: a[:-1]),
+    "model-fewer-user-rows": _edit_array("model", "user_factors", lambda a: a[:-2]),
+    "model-wider-items": _edit_array("model", "item_factors", lambda a: np.hstack([a, a])),
+    "model-3d-factors": _edit_array("model", "item_factors", lambda a: a[:, :, None]),
+    "model-header-claims-more": _raw("model", "lengths.npy", _claims_more_rows),
+    "model-header-garbage": _raw("model", "lengths.npy", lambda raw: b"\x93NUMPY\x01\x00\x10\x00{'descr': <<<}\n" + raw[26:]),
+    "model-npy-version-3": _raw("model", "lengths.npy", lambda raw: raw[:6] + b"\x03" + raw[7:]),
+    "model-structured-dtype": _edit_array("model", "lengths", lambda a: np.zeros(len(a), dtype=[("x", "<f4"), ("y", "<i4")])),
+    "dataset-index-out-of-range": _edit_array("dataset", "indices", _set(0, 10_000)),
+    "dataset-negative-index": _edit_array("dataset", "indices", _set(-1, -5)),
+    "dataset-indptr-decreasing": _edit_array("dataset", "indptr", _set(3, 0)),
+    "dataset-indptr-short": _edit_array("dataset", "indptr", lambda a: a[:-1]),
+    "dataset-indptr-overruns": _edit_array("dataset", "indptr", _set(-1, 10_000)),
+    "dataset-negative-plays": _edit_array("dataset", "data", _set(0, -4.0)),
+    "dataset-nan-plays": _edit_array("dataset", "data", _set(2, np.nan)),
+    "dataset-totals-short": _edit_array("dataset", "item_listeners", lambda a: a[:-1]),
+    "dataset-extra-name": _edit_array("dataset", "item_names", lambda a: np.concatenate([a, np.frombuffer(b"\0x", np.uint8)])),
+    "dataset-shape-bigger": _json("dataset", "dataset.json", lambda d: d.update(shape=[d["shape"][0], d["shape"][1] + 5])),
+    "dataset-json-version": _json("dataset", "dataset.json", lambda d: d.update(version=99)),
+    "dataset-json-garbage": _raw("dataset", "dataset.json", lambda raw: b"{not json"),
+    "names-header-claims-more": _raw("names", "names.ranked_items.npy", _claims_more_rows),
+}
+
+
+@pytest.mark.parametrize("craft", CRAFTED.values(), ids=CRAFTED.keys())
+def test_crafted_entries_with_valid_checksums_are_rebuilt(capsys, cached, craft):
+    data, cache, answer = cached
+    craft(cache)
+    for kind in ("dataset", "model", "names"):
+        reseal(entry_dir(cache, kind))
+    assert_rebuilt(capsys, data, cache, answer)
+
+
+class _Plant:
+    """Pickled, it runs ``touch MARKER`` when unpickled."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch '{self.marker}'",)
+
+
+@pytest.mark.parametrize("kind, name", [("model", "lengths"), ("dataset", "item_plays"),
+                                        ("names", "names.ranked_items")])
+def test_planted_pickles_are_never_loaded(capsys, cached, tmp_path, kind, name):
+    data, cache, answer = cached
+    marker = tmp_path / "unpickled"
+    save_npy(entry_dir(cache, kind) / f"{name}.npy", np.array([_Plant(marker)], dtype=object),
+             allow_pickle=True)
+    reseal(entry_dir(cache, kind))
+    assert_rebuilt(capsys, data, cache, answer, "not plain numbers")
+    assert not marker.exists()
+
+
+def _manifest(kind: str, change):
+    return _json(kind, "manifest.json", change)
+
+
+def _symlink_payload_outside(cache: Path) -> None:
+    entry = entry_dir(cache, "model")
+    outside = cache.parent / "outside.npy"
+    (entry / "lengths.npy").rename(outside)
+    (entry / "lengths.npy").symlink_to(outside)
+
+
+def _symlink_entry(cache: Path) -> None:
+    import shutil
+
+    entry = entry_dir(cache, "model")
+    outside = cache.parent / "outside-entry"
+    shutil.move(entry, outside)
+    entry.symlink_to(outside, target_is_directory=True)
+
+
+def _symlink_manifest(cache: Path) -> None:
+    entry = entry_dir(cache, "model")
+    outside = cache.parent / "outside.json"
+    (entry / "manifest.json").rename(outside)
+    (entry / "manifest.json").symlink_to(outside)
+
+
+def _stray_file(cache: Path) -> None:
+    import shutil
+
+    entry = entry_dir(cache, "model")
+    shutil.rmtree(entry)
+    entry.write_text("not an entry")
+
+
+def _dangling_link(cache: Path) -> None:
+    import shutil
+
+    entry = entry_dir(cache, "model")
+    shutil.rmtree(entry)
+    entry.symlink_to(cache.parent / "nowhere")
+
+
+def _traversal(cache: Path) -> None:
+    entry = entry_dir(cache, "model")
+    outside = cache.parent / "secret"
+    outside.write_bytes(b"secret")
+    relative = os.path.relpath(outside, entry)
+    _manifest("model", lambda m: m["files"].update({relative: {"size": 6, "crc32": file_checksum(outside)}}))(cache)
+
+
+#: id -> crafting step on the structure of an entry (not resealed), and the warning's words.
+STRUCTURE = {
+    "manifest-traversal-name": (_traversal, "outside the entry"),
+    "manifest-absolute-name": (_manifest("model", lambda m: m["files"].update({"/etc/hostname": {"size": 1, "crc32": "0"}})), "outside the entry"),
+    "manifest-wrong-key": (_manifest("model", lambda m: m.update(key="model-0000000000000000")), "describes"),
+    "manifest-format-version": (_manifest("model", lambda m: m.update(format_version=0)), "format version"),
+    "manifest-files-not-a-map": (_manifest("model", lambda m: m.update(files=[1, 2])), "checksums"),
+    "manifest-missing": (lambda cache: (entry_dir(cache, "model") / "manifest.json").unlink(), "missing"),
+    "manifest-garbage": (_raw("model", "manifest.json", lambda raw: raw[:40]), "unreadable"),
+    "payload-missing": (lambda cache: (entry_dir(cache, "model") / "lengths.npy").unlink(), "lengths.npy is missing"),
+    "payload-symlink-outside": (_symlink_payload_outside, "symbolic link"),
+    "manifest-symlink": (_symlink_manifest, "symbolic link"),
+    "entry-symlink": (_symlink_entry, "symbolic link"),
+    "stray-file-at-entry": (_stray_file, "not a directory"),
+    "dangling-link-at-entry": (_dangling_link, "not a directory"),
+}
+
+
+@pytest.mark.parametrize("craft, warned", STRUCTURE.values(), ids=STRUCTURE.keys())
+def test_entries_of_the_wrong_structure_are_rebuilt(capsys, cached, craft, warned):
+    data, cache, answer = cached
+    craft(cache)
+    assert_rebuilt(capsys, data, cache, answer, warned)
+    assert not any(p.is_symlink() for p in cache.rglob("*"))
+
+
+@pytest.mark.parametrize("craft", [_stray_file, _dangling_link, _symlink_entry],
+                         ids=["stray-file", "dangling-link", "entry-symlink"])
+def test_clear_all_removes_what_stands_where_an_entry_should(capsys, cached, craft):
+    _, cache, _ = cached
+    craft(cache)
+    code, out, err = run(capsys, "cache", "clear", "--all", "--cache-dir", str(cache))
+    assert code == 0 and "removed 3 entries" in out, (out, err)
+    assert_clean(out, err)
+    assert sorted(p.name for p in (cache / "model").iterdir()) == []
+    assert (cache.parent / "outside-entry").is_dir() or craft is not _symlink_entry  # never followed
+
+
+def test_a_symlinked_lock_creates_nothing_outside(capsys, cached):
+    import shutil
+
+    data, cache, _ = cached
+    entry = entry_dir(cache, "model")
+    shutil.rmtree(entry)
+    victim = cache.parent / "victim"
+    lock = entry.parent / f"{entry.name}.lock"
+    lock.unlink()
+    lock.symlink_to(victim)
+    result = run(capsys, "--data", str(data), "--cache-dir", str(cache), *RELATED)
+    assert_fails(result, 1, f"{entry.name}.lock", "symbolic link")
+    assert not victim.exists()
+
+
+def test_a_symlinked_kind_directory_is_not_used(capsys, cached):
+    import shutil
+
+    data, cache, answer = cached
+    outside = cache.parent / "outside-models"
+    shutil.move(cache / "model", outside)
+    (cache / "model").symlink_to(outside, target_is_directory=True)
+    code, out, err = run(capsys, "--data", str(data), "--cache-dir", str(cache), *RELATED)
+    assert code == 0 and out == answer, err
+    assert_clean(out, err)
+    assert "symbolic link" in err and "without the cache" in err
+
+
+# ------------------------------------------------------------------ kill -9 during writes
+KILLER = textwrap.dedent("""
+    import os, shutil, signal, sys
+    from pathlib import Path
+    import numpy as np
+    import tui_recs.cache.manifest as manifest_module
+    import tui_recs.cache.store as store_module
+    from tui_recs.cache import ArtifactStore
+
+    root, point, action = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+    def die(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def after_calls(count, real):
+        calls = []
+        def wrapper(*args, **kwargs):
+            calls.append(1)
+            if len(calls) >= count:
+                die()
+            return real(*args, **kwargs)
+        return wrapper
+
+    def build(directory):
+        if point == "build-start":
+            die()
+        np.save(directory / "a.npy", np.arange(100.0))
+        if point == "build-half":
+            die()
+        np.save(directory / "b.npy", np.ones(7))
+        if point == "build-end":
+            die()
+        return {"built": True}
+
+    if point == "checksum":
+        manifest_module.file_checksum = after_calls(2, manifest_module.file_checksum)
+    if point == "manifest-written":
+        store_module._fsync_directory = after_calls(1, store_module._fsync_directory)
+    if point == "before-rename":
+        real_rename = os.rename
+        store_module.os.rename = lambda a, b: die() if ".tmp-" in str(a) else real_rename(a, b)
+    if point == "after-rename":
+        store_module._fsync_directory = after_calls(2, store_module._fsync_directory)
+    if point == "holding-lock":
+        store_module.ArtifactStore._sweep = die
+    if point in ("discard", "clear-midway"):
+        store_module.shutil.rmtree = die
+    store = ArtifactStore(root)
+    if action == "clear":
+        store.clear()
+    else:
+        store.get_or_create("thing", {"x": 1}, build, lambda d: np.load(d / "a.npy"))
+    print("survived")
+""")
+KILL_POINTS = ["build-start", "build-half", "build-end", "checksum", "manifest-written",
+               "before-rename", "after-rename", "holding-lock", "discard", "clear-midway"]
+#: What the cache holds before the killed process starts.
+KILL_STATES = ["empty", "damaged-entry", "other-entry"]
+
+
+def _prepare(root: Path, state: str) -> None:
+    store = ArtifactStore(root)
+    build = lambda values: lambda d: save_npy(d / "a.npy", np.asarray(values))  # noqa: E731
+    load = lambda d: np.load(d / "a.npy")  # noqa: E731
+    if state == "damaged-entry":
+        store.get_or_create("thing", {"x": 1}, build([9.0]), load)
+        target = store.path_of("thing", {"x": 1}) / "a.npy"
+        target.write_bytes(target.read_bytes()[:-1] + b"\1")
+    elif state == "other-entry":
+        store.get_or_create("thing", {"x": 2}, build([2.0]), load)
+
+
+KILL_CASES = [(point, state) for point in KILL_POINTS for state in KILL_STATES
+              if not (point == "discard" and state != "damaged-entry")
+              and not (point == "clear-midway" and state == "empty")]
+
+
+@pytest.mark.parametrize("point, state", KILL_CASES, ids=[f"{p}-{s}" for p, s in KILL_CASES])
+def test_kill_9_during_a_write_leaves_the_cache_sound(tmp_path, point, state):
+    root = tmp_path / "cache"
+    _prepare(root, state)
+    action = "clear" if point == "clear-midway" else "build"
+    done = subprocess.run([sys.executable, "-c", KILLER, str(root), point, action],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    store = ArtifactStore(root)
+    for entry in store.entries():  # whatever is there is whole (or the damaged one, untouched)
+        damaged_before = state == "damaged-entry" and entry.inputs == {"x": 1}
+        assert damaged_before or store.lookup(entry.kind, entry.inputs, verify=True) is not None
+    with warnings.catch_warnings():  # a damaged entry is reported, then rebuilt
+        warnings.simplefilter("ignore")
+        value = store.get_or_create("thing", {"x": 1},
+                                    lambda d: save_npy(d / "a.npy", np.arange(100.0)),
+                                    lambda d: np.load(d / "a.npy"))
+    assert value.tolist() == list(np.arange(100.0))
+    store.clear()
+    assert hidden_leftovers(root) == [] and store.entries() == []
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_kill_9_of_the_command_line_at_a_random_moment(template, tmp_path, capsys, seed):
+    data, _, answer = template
+    cache = tmp_path / "cache"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    child = subprocess.Popen([sys.executable, "-m", "tui_recs", "--data", str(data),
+                              "--cache-dir", str(cache), *RELATED],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    time.sleep(random.Random(seed).uniform(0.3, 2.0))
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    code, out, err = run(capsys, "--data", str(data), "--cache-dir", str(cache), *RELATED)
+    assert code == 0 and out == answer, err
+    assert_clean(out, err)
+    assert entries(cache) == ["dataset", "model", "names"]
+
+
+# ---------------------------------------------------------------------- concurrent builds
+BUILDER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    import numpy as np
+    from tui_recs.cache import ArtifactStore
+
+    root, log = Path(sys.argv[1]), Path(sys.argv[2])
+
+    def build(directory):
+        with open(log, "a") as handle:
+            handle.write("built\\n")
+        time.sleep(0.3)
+        np.save(directory / "a.npy", np.arange(5.0))
+
+    value = ArtifactStore(root).get_or_create("thing", {"x": 1}, build, lambda d: np.load(d / "a.npy"))
+    print(value.sum())
+""")
+
+
+@pytest.mark.parametrize("processes", [2, 3, 4])
+def test_concurrent_builders_build_once(tmp_path, processes):
+    log = tmp_path / "log"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    children = [subprocess.Popen([sys.executable, "-c", BUILDER, str(tmp_path / "cache"), str(log)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                for _ in range(processes)]
+    outputs = [child.communicate(timeout=60) for child in children]
+    assert [out.strip() for out, _ in outputs] == ["10.0"] * processes, outputs
+    assert log.read_text() == "built\n"
+    assert entries(tmp_path / "cache") == ["thing"]
+
+
+# -------------------------------------------------------------------------- unwritable caches
+def _file_at_root(cache: Path) -> None:
+    cache.write_text("a file in the way")
+
+
+def _file_at_kind(cache: Path) -> None:
+    cache.mkdir()
+    (cache / "dataset").write_text("a file in the way")
+
+
+def _root_under_a_file(cache: Path) -> None:
+    cache.write_text("a file")
+
+
+UNWRITABLE = {
+    "root-is-a-file": (_file_at_root, lambda cache: cache),
+    "kind-is-a-file": (_file_at_kind, lambda cache: cache),
+    "root-under-a-file": (_root_under_a_file, lambda cache: cache / "deeper"),
+    "root-under-dev-null": (lambda cache: None, lambda cache: Path(os.devnull) / "cache"),
+}
+
+
+@pytest.mark.parametrize("make, cache_of", UNWRITABLE.values(), ids=UNWRITABLE.keys())
+def test_unwritable_caches_still_answer(capsys, tmp_path, template, make, cache_of):
+    data, _, answer = template
+    cache = tmp_path / "cache"
+    make(cache)
+    code, out, err = run(capsys, "--data", str(data), "--cache-dir", str(cache_of(cache)), *RELATED)
+    assert code == 0 and out == answer, err
+    assert_clean(out, err)
+    assert "not writable" in err and "--cache-dir" in err
+
+
+def test_strict_store_says_the_cache_is_unwritable(tmp_path):
+    from tui_recs.cache import CacheError
+
+    (tmp_path / "cache").write_text("a file in the way")
+    with pytest.raises(CacheError, match="cache.* is not writable"):
+        ArtifactStore(tmp_path / "cache", strict=True).get_or_create(
+            "thing", {}, lambda d: save_npy(d / "a.npy", np.ones(1)), lambda d: np.load(d / "a.npy"))
+
+
+# -------------------------------------------------------------------------- traversal keys
+TRAVERSAL_KEYS = ["../../etc/passwd", "model-../../x", "/etc/passwd", "model-0123456789abcdef/..",
+                  "dataset-0123456789abcdeF", "..", "model-0123456789abcdef\x1b[2J", "[/]"]
+
+
+@pytest.mark.parametrize("key", TRAVERSAL_KEYS, ids=range(len(TRAVERSAL_KEYS)))
+def test_cache_clear_refuses_keys_that_are_not_entries(capsys, cached, key):
+    _, cache, _ = cached
+    before = sorted(p.relative_to(cache) for p in cache.rglob("*"))
+    line = assert_fails(run(capsys, "cache", "clear", key, "--cache-dir", str(cache)), 1,
+                        "no cache entry", "cache list")
+    assert repr(key) in line  # named as a Python literal: escapes stay visible
+    assert sorted(p.relative_to(cache) for p in cache.rglob("*")) == before
+
+
+# ------------------------------------------------------------------------------ full disks
+def _small_tmpfs(path: Path) -> bool:
+    """Mount a 2 MB tmpfs at ``path`` (root only); whether it worked."""
+    path.mkdir()
+    if os.geteuid() != 0:
+        return False
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(path)],
+                          capture_output=True)
+    return done.returncode == 0
+
+
+def test_a_full_tmpfs_during_the_model_write_is_a_cache_error(tmp_path, capsys, template):
+    data, _, _ = template
+    mount = tmp_path / "small"
+    if not _small_tmpfs(mount):
+        pytest.skip("needs root to mount a tmpfs (the simulated cases below still run)")
+    try:
+        cache = mount / "cache"
+        assert run(capsys, "--data", str(data), "--cache-dir", str(cache), "related", "Artist A",
+                   "--model", "popularity")[0] == 0
+        filler = mount / "filler"
+        with open(filler, "wb") as handle:  # fill what is left
+            try:
+                while True:
+                    handle.write(b"\0" * 65536)
+                    handle.flush()
+            except OSError:
+                pass
+        line = assert_fails(run(capsys, "--data", str(data), "--cache-dir", str(cache), *RELATED),
+                            1, "cache full at", "MB needed", "cache clear --all")
+        assert str(cache) in line
+        # the popularity model stays; the ALS one was never half-written
+        assert entries(cache) == ["dataset", "model", "names"] and hidden_leftovers(cache) == []
+        assert len(ArtifactStore(cache).entries()) == 3
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def _short_write(*args, **kwargs):
+    raise OSError("1048576 requested and 4096 written")  # numpy's words, and no errno
+
+
+def _no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+#: id -> (what to patch, the replacement, the kinds left in the cache).
+FULL_DISKS = {
+    "short-write-model": ("tui_recs.pipeline.np.save", _short_write, ["dataset", "model", "names"]),
+    "enospc-model": ("tui_recs.pipeline.np.save", _no_space, ["dataset", "model", "names"]),
+    "enospc-dataset": ("tui_recs.data.dataset.np.save", _no_space, []),
+    "enospc-manifest": ("tui_recs.cache.manifest.file_checksum", _no_space, []),
+}
+
+
+@pytest.mark.parametrize("target, replacement, left", FULL_DISKS.values(), ids=FULL_DISKS.keys())
+def test_a_full_disk_is_a_one_line_cache_error(tmp_path, capsys, monkeypatch, template, target,
+                                               replacement, left):
+    data, _, _ = template
+    cache = tmp_path / "cache"
+    if target.startswith("tui_recs.pipeline"):  # the dataset, names, popularity go in first
+        assert run(capsys, "--data", str(data), "--cache-dir", str(cache), "related",
+                   "Artist A", "--model", "popularity")[0] == 0
+    monkeypatch.setattr(target, replacement)
+    assert_fails(run(capsys, "--data", str(data), "--cache-dir", str(cache), *RELATED), 1,
+                 "cache full at", "MB needed", str(cache))
+    assert entries(cache) == left and hidden_leftovers(cache) == []
+
+
+# ------------------------------------------------------------------ crafted Annoy files
+ANNOY_LOADER = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    import numpy as np
+    from tui_recs.index import FactorIndex
+
+    path, width = Path(sys.argv[1]), int(sys.argv[2])
+    stats = json.loads(Path(sys.argv[3]).read_text())
+    vectors = np.load(sys.argv[4])[:, :width] if width <= 8 else np.ones((len(np.load(sys.argv[4])), width), np.float32)
+    try:
+        index = FactorIndex.load(path, np.ascontiguousarray(vectors), stats)
+    except ValueError as error:
+        print(error)
+        sys.exit(3)
+    for item in range(0, len(vectors), 7):
+        index.search(vectors[item], 10, (item,), search_k=10_000)
+    print("searched")
+""")
+
+
+@pytest.fixture(scope="module")
+def annoy_files(tmp_path_factory) -> Path:
+    """A real Annoy index over 600 unit vectors of 8 factors, saved with its stats."""
+    from dataclasses import asdict
+
+    from tui_recs.index import FactorIndex
+
+    folder = tmp_path_factory.mktemp("annoy")
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((600, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = FactorIndex.build(vectors, "euclidean", vectors[:20])
+    index.save(folder / "similar.ann")
+    (folder / "stats.json").write_text(json.dumps(asdict(index.stats)))
+    np.save(folder / "vectors.npy", vectors)
+    return folder
+
+
+def _node_size() -> int:
+    return 16 + 4 * 8  # euclidean: n_descendants, a, children[2], then 8 floats
+
+
+def _poke(node: int, field: int, value: int):
+    """Set int32 ``field`` of node ``node`` (negative: from the end)."""
+    def craft(folder: Path) -> None:
+        nodes = np.fromfile(folder / "similar.ann", dtype=np.int32).reshape(-1, _node_size() // 4)
+        nodes[node, field] = value
+        nodes.tofile(folder / "similar.ann")
+    return craft
+
+
+def _first_split(folder: Path) -> int:
+    nodes = np.fromfile(folder / "similar.ann", dtype=np.int32).reshape(-1, _node_size() // 4)
+    return int(np.flatnonzero(nodes[:, 0] > 10)[0])
+
+
+def _poke_split(field: int, value):
+    def craft(folder: Path) -> None:
+        split = _first_split(folder)
+        _poke(split, field, split if value == "self" else value)(folder)
+    return craft
+
+
+def _poke_bucket(value: int):
+    def craft(folder: Path) -> None:
+        nodes = np.fromfile(folder / "similar.ann", dtype=np.int32).reshape(-1, _node_size() // 4)
+        bucket = 600 + int(np.flatnonzero(nodes[600:, 0] > 1)[0])
+        _poke(bucket, 2, value)(folder)
+    return craft
+
+
+def _order(change):
+    def craft(folder: Path) -> None:
+        order = np.load(folder / "similar.order.npy")
+        np.save(folder / "similar.order.npy", change(order.copy()))
+    return craft
+
+
+def _truncate(folder: Path) -> None:
+    raw = (folder / "similar.ann").read_bytes()
+    (folder / "similar.ann").write_bytes(raw[:-10])
+
+
+def _duplicate(order):
+    order[1] = order[0]
+    return order
+
+
+def _out_of_range(order):
+    order[0] = 10_000
+    return order
+
+
+#: id -> (crafting step, factor width the loader is given).
+ANNOY_CRAFTED = {
+    "split-child-past-the-file": (_poke_split(2, 10 ** 8), 8),
+    "split-child-negative": (_poke_split(3, -7), 8),
+    "split-child-is-itself": (_poke_split(2, "self"), 8),
+    "bucket-item-out-of-range": (_poke_bucket(10 ** 6), 8),
+    "node-without-descendants": (_poke_split(0, 0), 8),
+    "roots-claim-more-items": (_poke(-1, 0, 601), 8),
+    "partial-node": (_truncate, 8),
+    "other-dimension": (lambda folder: None, 7),
+    "order-duplicate": (_order(_duplicate), 8),
+    "order-out-of-range": (_order(_out_of_range), 8),
+}
+
+
+@pytest.mark.parametrize("craft, width", ANNOY_CRAFTED.values(), ids=ANNOY_CRAFTED.keys())
+def test_crafted_annoy_files_are_refused_not_followed(annoy_files, tmp_path, craft, width):
+    import shutil
+
+    folder = tmp_path / "index"
+    shutil.copytree(annoy_files, folder)
+    craft(folder)
+    done = subprocess.run([sys.executable, "-c", ANNOY_LOADER, str(folder / "similar.ann"),
+                           str(width), str(folder / "stats.json"), str(folder / "vectors.npy")],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 3, (done.returncode, done.stdout, done.stderr)  # never a signal
+    assert len(done.stdout.strip().splitlines()) == 1
+
+
+def test_a_sound_annoy_file_loads_and_answers(annoy_files):
+    done = subprocess.run([sys.executable, "-c", ANNOY_LOADER, str(annoy_files / "similar.ann"), "8",
+                           str(annoy_files / "stats.json"), str(annoy_files / "vectors.npy")],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0 and done.stdout.strip() == "searched", done.stderr
+
+
+# ------------------------------------------------------------ code from the working directory
+@pytest.mark.parametrize("module", ["queue", "pickle", "struct"])
+def test_training_children_import_nothing_from_the_working_directory(tmp_path, monkeypatch, module):
+    from tui_recs import isolated
+    from tui_recs.data import Dataset
+
+    marker = tmp_path / "imported"
+    planted = tmp_path / "start"
+    planted.mkdir()
+    (planted / f"{module}.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    rows = plays_rows(ARTISTS)
+    users = sorted({u for u, _, _ in rows})
+    dataset = Dataset.from_codes(np.array([users.index(u) for u, _, _ in rows]),
+                                 np.array([ARTISTS.index(a) for _, a, _ in rows]),
+                                 np.array([p for _, _, p in rows], dtype=np.float32),
+                                 np.array(users, dtype=object), np.array(ARTISTS, dtype=object))
+    monkeypatch.chdir(planted)
+    store = ArtifactStore(tmp_path / "cache")
+    ready = isolated.get_model_isolated(dataset, "als", {"factors": 4, "iterations": 2}, store=store)
+    assert ready.model.item_factors.shape == (len(ARTISTS), 4)
+    assert not marker.exists()
+    assert entries(tmp_path / "cache") == ["model"]
