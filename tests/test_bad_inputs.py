@@ -35,7 +35,7 @@ import pytest
 from tui_recs.cache import ArtifactStore
 from tui_recs.cache.checksum import file_checksum
 from tui_recs.cli import main
-from tui_recs.text import REPLACEMENT, printable
+from tui_recs.text import markup_safe, printable
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Characters that must never reach the terminal from data.
@@ -1171,3 +1171,66 @@ def test_training_children_import_nothing_from_the_working_directory(tmp_path, m
     assert ready.model.item_factors.shape == (len(ARTISTS), 4)
     assert not marker.exists()
     assert entries(tmp_path / "cache") == ["model"]
+
+
+# --------------------------------------------------------------------------------- the app
+@pytest.mark.parametrize("name", HOSTILE_NAMES.values(), ids=HOSTILE_NAMES.keys())
+def test_markup_safe_text_reads_back_as_printable_text(name):
+    from textual.content import Content
+
+    shown = Content.from_markup(f"[b]{markup_safe(name)}[/b] [dim]x[/dim]").plain
+    assert shown.replace("\u2060", "") == f"{printable(name)} x"
+
+
+def _app(data: Path, tmp_path: Path):
+    from tui_recs.app.main import TuiRecsApp
+
+    app = TuiRecsApp(data, cache_dir=tmp_path / "cache", config_path=tmp_path / "config.json",
+                     model_params={"als": {"factors": 4, "iterations": 2, "num_threads": 1},
+                                   "lsa": {"factors": 4}}, cursor_blink=False, seed=0)
+    app.animation_level = "none"
+    return app
+
+
+async def _until(pilot, condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
+async def test_the_app_shows_hostile_names_as_text(tmp_path):
+    from textual.widgets import Static
+
+    names = list(HOSTILE_NAMES.values())
+    data = write_tsv(tmp_path / "[red]p.tsv", ARTISTS[:6] + names)
+    app = _app(data, tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await _until(pilot, lambda: app.dataset is not None and app.names is not None
+                     and not any(job.running for job in app.jobs.values()))
+        for name in names:
+            app.open_artist(int(app.dataset.item_index[name]))
+            await _until(pilot, lambda: printable(name) in
+                         app.screen.query_one("#related-title", Static).render().plain)
+            screen = app.export_screenshot()
+            for code in RAW_CONTROLS:
+                assert code not in screen
+        assert app.is_running
+
+
+@pytest.mark.parametrize("make, shown", [
+    (lambda d: write_tsv(d / "z.tsv", rows=with_plays(0, 0)), "nothing left"),
+    (_fifo, "is a pipe"),
+    (lambda d: write_bytes(d / "n.tsv", tsv_bytes(good_rows(5)) + b"\0" * 4096), "binary data"),
+], ids=["all-zero-plays", "fifo", "nul-tail"])
+async def test_the_app_reports_bad_data_without_crashing_or_hanging(tmp_path, make, shown):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    app = _app(make(folder), tmp_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await _until(pilot, lambda: app.load_error is not None, timeout=30)
+        assert shown in app.load_error and app.dataset is None
+        await pilot.press("q")
+    assert app.return_code == 1
+    assert entries(tmp_path / "cache") == []
