@@ -1234,3 +1234,8 @@ async def test_the_app_reports_bad_data_without_crashing_or_hanging(tmp_path, ma
         await pilot.press("q")
     assert app.return_code == 1
     assert entries(tmp_path / "cache") == []
+
+
+def test_the_app_refuses_encoding_it_cannot_pass_on(tmp_path, capsys):
+    data = write_tsv(tmp_path / "plays.tsv")
+    assert_fails(run(capsys, "--data", str(data), "--encoding", "latin-1"), 2, "--encoding", "app")

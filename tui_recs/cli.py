@@ -604,6 +604,10 @@ COMMANDS: dict[str, Callable[[Session], int]] = {
 def _run_app(args: argparse.Namespace) -> int:
     import tui_recs.app as app
 
+    if args.encoding is not None:
+        raise UsageError("tui-recs: --encoding works with the commands (info, related, ...), "
+                         "not yet with the app: re-save the file as UTF-8 to explore it there")
+
     return app.run(data=args.data, format=args.format, cache_dir=args.cache_dir,
                    use_cache=not args.no_cache, mouse=not args.no_mouse)
 
