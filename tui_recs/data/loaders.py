@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from tui_recs.data.dataset import Dataset
-from tui_recs.data.table import (build_dataset, check_file, check_source, first_lines,
-                                 read_factorized)
+from tui_recs.data.source import check_file, check_source, first_lines
+from tui_recs.data.table import build_dataset, read_factorized
 from tui_recs.errors import DataError
 
 LASTFM_360K_NAME = "usersha1-artmbid-artname-plays.tsv"

@@ -95,7 +95,7 @@ def is_dataset_cached(path: str | Path | None = None, format: str = "auto",
 def _existing(path: str | Path) -> Path:
     """``path`` once it is a readable regular file or folder: checked before the signature
     reads it (a FIFO would block it, an unreadable file raise)."""
-    from tui_recs.data.table import check_source
+    from tui_recs.data.source import check_source
 
     return check_source(Path(path).expanduser())
 
