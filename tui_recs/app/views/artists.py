@@ -88,7 +88,7 @@ class ArtistsScreen(ViewScreen):
         title = self.query_one("#related-title", Static)
         found = self.ask(ready.similar, item, self.RELATED) if ready is not None else None
         if ready is None:
-            title.update(f"Related to [b]{name}[/b] — {note}")
+            title.update(f"Related to [b]{name}[/b] — {markup_safe(note)}")
         else:
             note = f" [dim]({markup_safe(note)})[/dim]" if note else ""
             title.update(f"Related to [b]{name}[/b] · {model_title(ready.name)} · "

@@ -126,7 +126,7 @@ class ListenersScreen(ViewScreen):
         table = self.query_one("#recommended", FittedTable)
         header = self.query_one("#recs-title", Static)
         if ready is None:
-            header.update(f"{title} — {note}")
+            header.update(f"{title} — {markup_safe(note)}")
         else:
             note = f" [dim]({markup_safe(note)})[/dim]" if note else ""
             header.update(f"{title} · {model_title(ready.name)}{note}")
