@@ -590,6 +590,13 @@ CRAFTED = {
     "dataset-json-version": _json("dataset", "dataset.json", lambda d: d.update(version=99)),
     "dataset-json-garbage": _raw("dataset", "dataset.json", lambda raw: b"{not json"),
     "names-header-claims-more": _raw("names", "names.ranked_items.npy", _claims_more_rows),
+    "names-item-out-of-range": _edit_array("names", "names.ranked_items", _set(0, 10 ** 9)),
+    "names-items-repeated": _edit_array("names", "names.ranked_items", _set(1, 0)),
+    "names-negative-owner": _edit_array("names", "names.trigrams.owners", _set(0, -1)),
+    "names-owner-out-of-range": _edit_array("names", "names.trigrams.owners", _set(0, 10 ** 6)),
+    "names-bounds-overrun": _edit_array("names", "names.trigrams.bounds", _set(-1, 10 ** 6)),
+    "names-alphabet-out-of-range": _edit_array("names", "names.trigrams.alphabet", _set(0, 10 ** 6)),
+    "names-line-starts-backwards": _edit_array("names", "names.lines.starts", _set(2, 0)),
 }
 
 

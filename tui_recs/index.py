@@ -231,6 +231,7 @@ class FactorIndex:
         from annoy import AnnoyIndex
 
         from tui_recs.annoy_file import check_annoy_file
+        from tui_recs.cache.validate import is_permutation
 
         check_annoy_file(path, vectors.shape[1], stats["metric"], vectors.shape[0])
         annoy_index = AnnoyIndex(vectors.shape[1], stats["metric"])
@@ -243,12 +244,6 @@ class FactorIndex:
             raise ValueError(f"{path} has {annoy_index.get_n_items()} items, the factors "
                              f"have {vectors.shape[0]}")
         return cls(annoy_index, vectors, order, IndexStats(**stats))
-
-
-def is_permutation(order: np.ndarray) -> bool:
-    """Whether ``order`` holds each of 0..len-1 exactly once."""
-    return bool(order.size == 0 or (order.min() >= 0 and order.max() < len(order)
-                                    and (np.bincount(order, minlength=len(order)) == 1).all()))
 
 
 def order_path(path: Path) -> Path:

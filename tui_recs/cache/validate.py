@@ -90,3 +90,20 @@ def check_rows(arrays: dict[str, Any], rows: dict[str, int]) -> None:
             widths.add(array.shape[1])
     if len(widths) > 1:
         raise ValueError(f"stored factors have different widths {sorted(widths)}")
+
+
+def is_permutation(order: Any) -> bool:
+    """Whether the integer array ``order`` holds each of 0..len-1 exactly once."""
+    import numpy as np
+
+    return bool(order.size == 0 or (order.min() >= 0 and order.max() < len(order)
+                                    and (np.bincount(order, minlength=len(order)) == 1).all()))
+
+
+def is_partition(bounds: Any, total: int) -> bool:
+    """Whether ``bounds`` (1-d ints) runs from 0 to ``total`` without going back: the
+    offsets of consecutive slices of an array of ``total`` elements."""
+    import numpy as np
+
+    return bool(bounds.ndim == 1 and len(bounds) >= 1 and bounds[0] == 0
+                and bounds[-1] == total and (np.diff(bounds) >= 0).all())
