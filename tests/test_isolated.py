@@ -78,6 +78,17 @@ def test_a_crashed_child_is_reported_with_its_exit_code_and_last_words():
         isolated.run_isolated(crash)
 
 
+def test_the_child_imports_nothing_from_the_working_directory(tmp_path, monkeypatch):
+    """A ``queue.py`` planted where the app is started (the child imports ``queue``) is not
+    run: the working directory is not on the child's path."""
+    marker = tmp_path / "imported"
+    (tmp_path / "queue.py").write_text(f"open({str(marker)!r}, 'w').close()\n"
+                                       "from _queue import *\n")
+    monkeypatch.chdir(tmp_path)
+    assert isolated.run_isolated(count_to, 2) == [0, 1]
+    assert not marker.exists()
+
+
 def test_cancel_stops_a_cooperative_child():
     cancel, cancelled_at = threading.Event(), []
     with pytest.raises(Cancelled, match="stopped between steps"):

@@ -159,6 +159,13 @@ class CellIndex:
         if len(members) != len(vectors) or packed.shape != vectors.shape:
             raise ValueError(f"{path} holds {len(members)} artists × {centroids.shape[1]} "
                              f"factors, the model has {vectors.shape[0]} × {vectors.shape[1]}")
+        from tui_recs.cache.validate import is_partition, is_permutation
+
+        if (centroids.ndim != 2 or centroids.shape[1] != vectors.shape[1]
+                or len(offsets) != len(centroids) + 1 or not is_partition(offsets, len(members))
+                or not is_permutation(members)
+                or not np.isfinite(centroids).all()):
+            raise ValueError(f"{path.name}: cells that do not partition the artists")
         return cls(vectors, centroids, offsets, members, packed, CellStats(**stats))
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from tui_recs.errors import TuiRecsError
+from tui_recs.text import printable
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -59,10 +60,23 @@ def _add_data_options(parser: argparse.ArgumentParser, defaults: bool = True) ->
                             "(default: the built-in demo data)")
     group.add_argument("--format", default="auto", choices=("auto", *FORMATS),
                        help="format of --data (default: detected)")
+    group.add_argument("--encoding", metavar="NAME", type=_encoding,
+                       help="text encoding of --data (default: UTF-8, or UTF-16/32 by its "
+                            "byte-order mark), e.g. latin-1")
     group.add_argument("--cache-dir", metavar="DIR",
                        help="artifact cache (default: $TUI_RECS_CACHE_DIR, ./cache/ if it exists, "
                             "else the user cache dir)")
     group.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+
+
+def _encoding(text: str) -> str:
+    import codecs
+
+    try:
+        return codecs.lookup(text).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown encoding {text!r} (e.g. utf-8, latin-1, "
+                                         "utf-16)") from None
 
 
 def _add_model_options(parser: argparse.ArgumentParser, multiple: bool = False) -> None:
@@ -191,10 +205,16 @@ class Session:
         if self._dataset is None:
             from tui_recs.data.store import open_dataset
 
+            options = {}
+            if self.args.encoding is not None:
+                if self.args.data is None:
+                    raise UsageError("tui-recs: --encoding applies to --data PATH, not to the "
+                                     "demo data")
+                options["encoding"] = self.args.encoding
             with _progress_line("loading data"):
                 self._dataset = open_dataset(self.args.data, format=self.args.format,
                                              cache_dir=self.args.cache_dir,
-                                             use_cache=not self.args.no_cache)
+                                             use_cache=not self.args.no_cache, **options)
         return self._dataset
 
     def artist(self, text: str) -> int:
@@ -286,17 +306,26 @@ class _progress_line(_StageProgress):
 
 
 def _print_json(document: Any) -> None:
-    print(json.dumps(document, indent=2, ensure_ascii=False))
+    # Exact text (JSON escapes what it must); never NaN/Infinity, which JSON lacks.
+    try:
+        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        raise TuiRecsError("the result holds a non-finite number (NaN or infinity), which JSON "
+                           "cannot carry; retrain the model or check the data") from None
+    print(text)
 
 
 def _table(title: str | None, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]):
+    """A Rich table of plain text: the title and cells (data) are never read as markup."""
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    table = Table(title=None if title is None else Text(printable(title)), title_justify="left",
+                  box=None, pad_edge=False)
     for name, justify in columns:
-        table.add_column(name, justify=justify)
+        table.add_column(Text(printable(name)), justify=justify)
     for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
+        table.add_row(*(Text("" if cell is None else printable(cell)) for cell in row))
     return table
 
 
@@ -313,7 +342,7 @@ def _cmd_info(session: Session) -> int:
         _print_json(summary)
         return EXIT_OK
     console = _console()
-    console.print(f"[bold]{summary['source']}[/bold]")
+    console.print(printable(summary["source"]), style="bold", markup=False)
     dropped = ", ".join(f"{k}: {v:,}" for k, v in summary["dropped_rows"].items()) or "none"
     console.print(_table(None, (("", "left"), ("", "left")), (
         ("listeners", f"{summary['users']:,}"), ("artists", f"{summary['items']:,}"),
@@ -463,6 +492,8 @@ def _cmd_compare(session: Session) -> int:
 
 
 def _cmd_train(session: Session) -> int:
+    from rich.text import Text
+
     args = session.args
     ready = session.model(args.model, build_index=False if args.no_index else None)
     info = {"model": args.model, "params": ready.params, "fit_seconds": ready.info.get("fit_seconds"),
@@ -474,14 +505,17 @@ def _cmd_train(session: Session) -> int:
         return EXIT_OK
     console = _console()
     seconds = info["fit_seconds"]
-    console.print(f"[bold]{args.model}[/bold] on {session.dataset.source}: "
-                  + (f"trained in {seconds:.2f} s" if seconds is not None else "ready"))
-    console.print("  " + ", ".join(f"{k}={v}" for k, v in ready.params.items()))
+    console.print(Text.assemble((args.model, "bold"), printable(
+        f" on {session.dataset.source}: "
+        + (f"trained in {seconds:.2f} s" if seconds is not None else "ready"))))
+    console.print(printable("  " + ", ".join(f"{k}={v}" for k, v in ready.params.items())),
+                  markup=False)
     if info["loss_history"]:
         console.print("  loss: " + " → ".join(f"{loss:.4g}" for loss in info["loss_history"]))
-    console.print(f"  related artists: {ready.describe_similar()}")
+    console.print(printable(f"  related artists: {ready.describe_similar()}"), markup=False)
     if ready.recommend_mode is not None:
-        console.print(f"  recommendations: {ready.recommend_mode.mode} ({ready.recommend_mode.reason})")
+        console.print(printable(f"  recommendations: {ready.recommend_mode.mode} "
+                                f"({ready.recommend_mode.reason})"), markup=False)
     return EXIT_OK
 
 
@@ -522,7 +556,7 @@ def _cmd_demo_data(session: Session) -> int:
     from tui_recs.data.synthetic import scale_options, write_lastfm360k
 
     args = session.args
-    print(write_lastfm360k(args.out_dir, seed=args.seed, **scale_options(args.scale)))
+    print(printable(write_lastfm360k(args.out_dir, seed=args.seed, **scale_options(args.scale))))
     return EXIT_OK
 
 
@@ -532,15 +566,15 @@ def _cmd_cache(session: Session) -> int:
     args = session.args
     root = resolve_cache_dir(args.cache_dir)
     if args.action == "path":
-        print(root)
+        print(printable(root))
         return EXIT_OK
     store = ArtifactStore(root)
     if args.action == "clear":
         if args.all == (args.key is not None):
             raise UsageError("tui-recs cache clear: give a KEY or --all (one of them)")
         removed = store.clear() if args.all else store.remove(args.key)
-        print(f"removed {removed} entr{'y' if removed == 1 else 'ies'} from {root}"
-              if isinstance(removed, int) else f"removed {args.key}")
+        print(printable(f"removed {removed} entr{'y' if removed == 1 else 'ies'} from {root}"
+                        if isinstance(removed, int) else f"removed {args.key}"))
         return EXIT_OK
     rows = store.describe_entries()
     if args.json:
@@ -570,6 +604,9 @@ COMMANDS: dict[str, Callable[[Session], int]] = {
 def _run_app(args: argparse.Namespace) -> int:
     from tui_recs.app.terminal import refusal
 
+    if args.encoding is not None:
+        raise UsageError("tui-recs: --encoding works with the commands (info, related, ...), "
+                         "not yet with the app: re-save the file as UTF-8 to explore it there")
     problem = refusal(os.isatty(0), os.isatty(1), os.environ)
     if problem:  # before textual starts: it would draw into a pipe and spin on its end
         raise UsageError(problem)
@@ -583,8 +620,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or bool(os.environ.get("TUI_RECS_DEBUG"))
     show_warning = warnings.showwarning
-    warnings.showwarning = lambda message, *rest: print(f"tui-recs: warning: {message}",
-                                                        file=sys.stderr)
+    warnings.showwarning = lambda message, *rest: print(
+        printable(f"tui-recs: warning: {message}"), file=sys.stderr)
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
@@ -593,12 +630,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         if debug:
             raise
-        print(error, file=sys.stderr)
+        print(printable(error), file=sys.stderr)
         return EXIT_USAGE
     except TuiRecsError as error:
         if debug:
             raise
-        print(f"tui-recs: error: {error}", file=sys.stderr)
+        print(printable(f"tui-recs: error: {error}"), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("tui-recs: interrupted", file=sys.stderr)

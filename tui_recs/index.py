@@ -230,10 +230,16 @@ class FactorIndex:
         """Memory-map a saved index and its item order (no build, no tuning)."""
         from annoy import AnnoyIndex
 
+        from tui_recs.annoy_file import check_annoy_file
+        from tui_recs.cache.validate import is_permutation
+
+        check_annoy_file(path, vectors.shape[1], stats["metric"], vectors.shape[0])
         annoy_index = AnnoyIndex(vectors.shape[1], stats["metric"])
         annoy_index.load(str(path))
         # A plain ndarray view of the map: indexing an np.memmap costs twice as much per query.
         order = np.asarray(np.load(order_path(path), mmap_mode="r"))
+        if len(order) == vectors.shape[0] and not is_permutation(order):
+            raise ValueError(f"{order_path(path).name} is not a permutation of the items")
         if annoy_index.get_n_items() != vectors.shape[0] or len(order) != vectors.shape[0]:
             raise ValueError(f"{path} has {annoy_index.get_n_items()} items, the factors "
                              f"have {vectors.shape[0]}")

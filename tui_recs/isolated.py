@@ -7,8 +7,10 @@ sparse transpose, a sparse product inside the SVD, the Annoy build). A child pro
 GIL of its own. The dataset reaches it by path when it is saved in the cache (memory-mapped,
 no copy) and pickled otherwise.
 
-The child is a plain ``python -c`` subprocess (not multiprocessing: that re-imports the
+The child is a plain ``python -P -c`` subprocess (not multiprocessing: that re-imports the
 caller's main module and needs a real ``sys.stderr``, which a running Textual app replaces).
+``-P`` keeps the working directory off the child's ``sys.path``: the app may be started in a
+directory nobody vetted, and a ``queue.py`` there would otherwise be imported by the child.
 Protocol: the parent writes one frame (the job) to the child's stdin and keeps stdin open;
 the child writes frames (stages, then the result or an error) to its stdout. Closing stdin
 asks the child to stop, so a parent that dies stops its child too. The child's stray output
@@ -81,7 +83,7 @@ def run_isolated(target: Callable[..., T], *args: Any, progress: "Progress | Non
     name = getattr(target, "__name__", "job").strip("_")
     with tempfile.TemporaryFile() as log:
         child = subprocess.Popen(
-            [sys.executable, "-c", "from tui_recs.isolated import child_main; child_main()"],
+            [sys.executable, "-P", "-c", "from tui_recs.isolated import child_main; child_main()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env)
         frames: queues.Queue = queues.Queue()
         reader = threading.Thread(target=_read_frames, args=(child.stdout, frames), daemon=True)

@@ -153,6 +153,7 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
         build_index: force (True) or skip (False) the Annoy indexes; default: build them
             when the catalogue has at least ``MIN_ITEMS_FOR_INDEX`` artists.
     """
+    from tui_recs.cache.validate import check_rows
     from tui_recs.index import MIN_ITEMS_FOR_INDEX
     from tui_recs.models.base import FactorModel
     from tui_recs.models.registry import create, model_class
@@ -199,6 +200,8 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
 
         def load(directory: Path):
             arrays = {path.stem: np.load(path, mmap_mode="r") for path in directory.glob("*.npy")}
+            check_rows(arrays, {"item_factors": dataset.n_items, "scores": dataset.n_items,
+                                "user_factors": dataset.n_users})
             return model_class(name).from_arrays(params, arrays)
 
         report(Stage("fit", 0.0, f"looking for a cached {name} model"))

@@ -254,10 +254,18 @@ class _Trigrams:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "_Trigrams":
+        from tui_recs.cache.validate import is_partition
+
         trigrams = cls.__new__(cls)
         for name in ("grams", "owners", "bounds", "sizes", "alphabet"):
             setattr(trigrams, name, arrays[name])
         trigrams.letters = int(arrays["letters"][0])
+        owners, alphabet = trigrams.owners, trigrams.alphabet
+        if not (is_partition(trigrams.bounds, len(owners))
+                and len(trigrams.bounds) == len(trigrams.grams) + 1
+                and (not owners.size or 0 <= owners.min() <= owners.max() < len(trigrams.sizes))
+                and alphabet.size and 0 <= alphabet.min() <= alphabet.max() < trigrams.letters):
+            raise ValueError("trigram arrays that do not index each other")
         return trigrams
 
     def _number_letters(self, points: np.ndarray, max_letters: int) -> None:
@@ -322,6 +330,10 @@ class _Lines:
         lines = cls.__new__(cls)
         lines.text = np.asarray(arrays["text"]).tobytes().decode("utf-8", "surrogatepass")
         lines._starts = arrays["starts"]
+        starts = lines._starts
+        if starts.ndim != 1 or (np.diff(starts) < 0).any() or (
+                starts.size and not 0 <= starts[0] <= starts[-1] <= len(lines.text) + 1):
+            raise ValueError("line starts outside the joined text")
         return lines
 
     def find(self, needle: str, shift: int, skip: Container[int] = (),
@@ -375,8 +387,10 @@ class NameIndex:
         str, e.g. a dataset's object array: it is not copied)."""
         index = cls.__new__(cls)
         index.names = names
+        from tui_recs.cache.validate import is_permutation
+
         index._items = arrays["ranked_items"]
-        if len(index._items) != len(index.names):
+        if len(index._items) != len(index.names) or not is_permutation(index._items):
             raise ValueError(f"a name index of {len(index._items)} names for {len(index.names)}")
         index._lines = _Lines.from_arrays(_prefixed(arrays, "lines"))
         index._key_set = None

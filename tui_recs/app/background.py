@@ -8,6 +8,7 @@ from typing import Any, Callable, TypeVar
 from textual.message import Message
 
 from tui_recs.app.messages import describe_error
+from tui_recs.text import markup_safe
 
 T = TypeVar("T")
 
@@ -72,6 +73,6 @@ class Background:
             return  # a newer query of the group is on its way
         state.settled = message.serial
         if message.error:
-            self.notify(message.error, severity="error")
+            self.notify(markup_safe(message.error), severity="error")
         elif state.show is not None:
             state.show(message.result)

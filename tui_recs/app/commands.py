@@ -9,6 +9,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
 from tui_recs.app.state import MODEL_TITLES, VIEWS
+from tui_recs.text import printable
 
 if TYPE_CHECKING:
     from tui_recs.app.main import TuiRecsApp
@@ -26,7 +27,7 @@ class ArtistCommands(Provider):
             return
         listeners = app.dataset.item_listeners
         for rank, hit in enumerate(app.names.search(query, LIMIT)):
-            text = f"Go to artist: {hit.name}"
+            text = printable(f"Go to artist: {hit.name}")
             yield Hit(1.0 - rank / (2 * LIMIT), Content(text), partial(app.open_artist, hit.item),
                       text=text, help=f"{int(listeners[hit.item]):,} listeners")
 
@@ -41,7 +42,7 @@ class ListenerCommands(Provider):
             return
         for row in app.listener_ids.with_prefix(prefix, LIMIT):
             user_id = str(app.dataset.user_ids[row])
-            text = f"Go to listener: {user_id}"
+            text = printable(f"Go to listener: {user_id}")
             yield Hit(0.9 if len(prefix) == len(user_id) else 0.6, Content(text),
                       partial(app.open_listener, row), text=text)
 

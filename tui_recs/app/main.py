@@ -31,6 +31,7 @@ from tui_recs.app.views.compare import CompareScreen
 from tui_recs.app.views.listeners import ListenersScreen
 from tui_recs.app.views.loading import LoadingScreen
 from tui_recs.app.views.models import ModelsScreen
+from tui_recs.text import markup_safe
 
 if TYPE_CHECKING:
     from tui_recs.cache import ArtifactStore
@@ -185,7 +186,7 @@ class TuiRecsApp(App[int]):
         try:
             self.config.save(self.config_path)
         except OSError as error:
-            self.notify(f"Could not save the theme to {self.config_path}: {error}",
+            self.notify(markup_safe(f"Could not save the theme to {self.config_path}: {error}"),
                         severity="warning")
 
     def _open_dataset(self) -> "Dataset":
@@ -384,8 +385,8 @@ class TuiRecsApp(App[int]):
                 self.load_error = message.error
                 self._show_loading()  # shows the error with a way out: no toast over it
             else:
-                self.notify(message.error, title=f"{job.title} failed", severity="error",
-                            timeout=10)
+                self.notify(markup_safe(message.error), title=f"{job.title} failed",
+                            severity="error", timeout=10)
         self.jobs_version += 1
         self.models_version += 1
         self._advance_from_loading()

@@ -3,6 +3,8 @@
 The kernel drops a flock when its holder dies, so a killed builder never blocks anyone. Lock
 files may be deleted (by ``remove``/``clear``) only while held; a locker therefore checks,
 once it holds the lock, that the file it locked is still the one at the path, and else retries.
+Lock files are opened with ``O_NOFOLLOW``: a symlink planted at a lock's path (ELOOP) would
+otherwise create or lock a file outside the cache.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ def _open_locked(path: Path, blocking: bool, on_wait: Callable[[], None] | None)
     """A descriptor holding the lock on ``path``, or None (only when not ``blocking``)."""
     waited = False
     while True:
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
         try:
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
+import stat
+from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
 from tui_recs.cache.checksum import ALGORITHM, file_checksum
@@ -52,7 +53,13 @@ def write_manifest(directory: Path, fields: Mapping[str, Any]) -> dict[str, Any]
 
 def read_manifest(directory: Path, verify: bool) -> dict[str, Any]:
     """The manifest of the entry in ``directory`` once its format version, file presence and
-    sizes (and, with ``verify``, checksums) are right; else InvalidEntry saying what is not."""
+    sizes (and, with ``verify``, checksums) are right; else InvalidEntry saying what is not.
+    Symbolic links are refused (the entry, its kind directory, the manifest, payload files),
+    and so are file names that leave the entry: nothing outside the cache is ever read."""
+    for path in (directory, directory.parent):
+        if path.is_symlink():
+            raise InvalidEntry(f"{path} is a symbolic link, which the cache refuses")
+    _check_regular(directory, MANIFEST)
     try:
         manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -69,6 +76,7 @@ def read_manifest(directory: Path, verify: bool) -> dict[str, Any]:
     if algorithm != ALGORITHM or not isinstance(files, dict):
         raise InvalidEntry("manifest.json lacks file checksums")
     for name, facts in files.items():
+        _check_regular(directory, name)
         file = directory / name
         try:
             size = file.stat().st_size
@@ -89,3 +97,25 @@ def read_manifest(directory: Path, verify: bool) -> dict[str, Any]:
                 raise InvalidEntry(f"{name} fails its {ALGORITHM} checksum ({actual}, "
                                    f"expected {expected_sum})")
     return manifest
+
+
+def _check_regular(directory: Path, name: str) -> None:
+    """InvalidEntry unless ``name`` is a plain relative path inside ``directory`` naming a
+    regular file (not a link) reached through no link. A missing file passes: the caller
+    says it is missing."""
+    parts = PurePosixPath(name).parts
+    if not parts or PurePosixPath(name).is_absolute() or ".." in parts or "\\" in name:
+        raise InvalidEntry(f"manifest.json names {name!r}, outside the entry")
+    path = directory
+    for part in parts:
+        path = path / part
+        try:
+            mode = path.lstat().st_mode
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            raise InvalidEntry(f"{name} is unreadable: {error.strerror}") from None
+        if stat.S_ISLNK(mode):
+            raise InvalidEntry(f"{name} is a symbolic link, which the cache refuses")
+    if not stat.S_ISREG(mode):
+        raise InvalidEntry(f"{name} is not a regular file")

@@ -12,14 +12,17 @@ lock. Deleting an entry (remove, clear, a corrupt one) renames it away first, so
 it whole or not at all; open files and memory maps of it stay valid.
 
 Corruption: every load verifies file sizes and CRC-32 checksums against the manifest (cheap
-enough for a warm start: about 2-3 GB/s, see :mod:`tui_recs.cache.checksum`); an entry that
-fails, or whose ``load`` raises, is reported as a CacheWarning, deleted and rebuilt.
+enough for a warm start: about 2-3 GB/s, see :mod:`tui_recs.cache.checksum`), then the
+structure of its arrays (:mod:`tui_recs.cache.validate`); an entry that fails, or whose
+``load`` raises (loaders check what their arrays mean), is reported as a CacheWarning,
+deleted and rebuilt. Symbolic links inside the cache are refused, never followed.
 
 Unwritable cache: when a miss cannot be written (no permission, read-only file system, a file
 in the way), the artifact is built in a private temporary directory that lives until the
 process exits, with a CacheWarning, so the caller still gets it (hits from a read-only cache
 still work). ``ArtifactStore(strict=True)`` raises CacheError instead. Running out of space
-*during* a build raises CacheError (building again elsewhere would likely fail the same way).
+*during* a build raises CacheError, "cache full at DIR: N MB needed" (building again
+elsewhere would likely fail the same way; a caller holding an older artifact keeps it).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import atexit
 import errno
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -42,6 +46,7 @@ from tui_recs.cache.keys import check_kind, entry_key, kind_of, plain
 from tui_recs.cache.location import ENV_VAR, resolve_cache_dir
 from tui_recs.cache.locking import file_lock, try_file_lock
 from tui_recs.cache.manifest import MANIFEST, read_manifest, write_manifest
+from tui_recs.cache.validate import check_arrays
 
 T = TypeVar("T")
 #: ``on_event(message)``, e.g. "waiting for another process building model-1a2b3c4d5e6f7a8b".
@@ -53,6 +58,8 @@ LOCK_SUFFIX = ".lock"
 _ELSEWHERE = f"use --cache-dir DIR or {ENV_VAR} to cache elsewhere"
 #: errno values that mean "the cache's storage failed", whoever saw them.
 _STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
+#: numpy's ``tofile``/``save`` reports a short write (a full disk) without an errno.
+_SHORT_WRITE = re.compile(r"(\d+) requested and (\d+) written")
 
 
 @dataclass(frozen=True)
@@ -154,7 +161,7 @@ class ArtifactStore:
         """Delete the entry ``key`` (complete or not); returns 1. CacheError if there is none."""
         kind = kind_of(key) if isinstance(key, str) else None
         path = self.root / kind / key if kind is not None else None
-        if path is None or not path.is_dir():
+        if path is None or not os.path.lexists(path):
             raise CacheError(f"no cache entry {key!r} in {self.root} "
                              "(see 'tui-recs cache list' for the keys)")
         self._discard(path)
@@ -224,7 +231,9 @@ class ArtifactStore:
             try:
                 stack.enter_context(file_lock(kind_dir / f"{key}{LOCK_SUFFIX}", on_wait=waiting))
             except OSError as error:
-                raise CacheError(f"cannot lock {kind_dir / key}{LOCK_SUFFIX} ({error.strerror}); "
+                reason = ("a symbolic link, which the cache refuses: delete it"
+                          if error.errno == errno.ELOOP else error.strerror)
+                raise CacheError(f"cannot lock {kind_dir / key}{LOCK_SUFFIX} ({reason}); "
                                  f"{_ELSEWHERE}") from None
             if path.is_dir():
                 try:
@@ -233,6 +242,10 @@ class ArtifactStore:
                     warnings.warn(CacheWarning(f"cache entry {path} is unusable ({reason}); "
                                                "rebuilding it"), stacklevel=2)
                     self._discard(path)
+            elif os.path.lexists(path):  # a stray file (or dangling link) where it belongs
+                warnings.warn(CacheWarning(f"cache entry {path} is unusable (not a directory); "
+                                           "rebuilding it"), stacklevel=2)
+                self._discard(path)
             self._sweep(kind_dir, own_key=key)
             self._build(kind, key, inputs, build)
             return load(path)
@@ -241,6 +254,8 @@ class ArtifactStore:
         """Raise CacheError unless entries can be written under ``root`` (and ``kind``)."""
         directory = self.root / check_kind(kind) if kind is not None else self.root
         try:
+            if directory.is_symlink():
+                raise OSError(errno.ELOOP, "a symbolic link, which the cache refuses")
             directory.mkdir(parents=True, exist_ok=True)
             descriptor, probe = tempfile.mkstemp(dir=directory, prefix=".probe-")
             os.close(descriptor)
@@ -267,7 +282,7 @@ class ArtifactStore:
                 extra = build(temporary)
             except OSError as error:
                 if _is_storage_failure(error, temporary):
-                    raise _storage_error(error, target) from None
+                    raise _storage_error(error, target, _bytes_under(temporary)) from None
                 raise
             seconds = time.perf_counter() - started
             if extra is not None and not isinstance(extra, Mapping):
@@ -284,7 +299,7 @@ class ArtifactStore:
                 os.chmod(temporary, kind_dir.stat().st_mode & 0o777)  # mkdtemp made it 0700
                 self._land(temporary, target)
             except OSError as error:
-                raise _storage_error(error, target) from None
+                raise _storage_error(error, target, _bytes_under(temporary)) from None
         finally:
             if temporary.exists():
                 shutil.rmtree(temporary, ignore_errors=True)
@@ -316,7 +331,10 @@ class ArtifactStore:
         except OSError as error:
             raise CacheError(f"cannot delete cache entry {path}: {error.strerror} "
                              f"(check its permissions, or {_ELSEWHERE})") from None
-        shutil.rmtree(trash, ignore_errors=True)
+        if trash.is_symlink() or not trash.is_dir():  # a stray file or link: never followed
+            trash.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(trash, ignore_errors=True)
 
     def _sweep(self, kind_dir: Path, own_key: str | None = None) -> None:
         """Delete temporary and trash directories whose builder is gone: the key's lock is
@@ -351,9 +369,10 @@ class ArtifactStore:
             pass
 
     def _kind_dirs(self) -> list[Path]:
+        """The kind directories (a symlink is not one: the cache never follows links)."""
         try:
             return sorted(p for p in self.root.iterdir()
-                          if p.is_dir() and not p.name.startswith("."))
+                          if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
         except OSError:
             return []
 
@@ -366,10 +385,11 @@ class ArtifactStore:
             return []
 
     def _entry_dirs(self) -> Iterator[tuple[str, Path]]:
-        """(kind, path) of every directory named like an entry, complete or not."""
+        """(kind, path) of everything named like an entry, complete or not (a stray file or
+        link of that name too: it is a damaged entry)."""
         for kind_dir in self._kind_dirs():
             for child in self._children(kind_dir):
-                if kind_of(child.name) == kind_dir.name and child.is_dir():
+                if kind_of(child.name) == kind_dir.name:
                     yield kind_dir.name, child
 
     def _owned_paths(self) -> Iterator[Path]:
@@ -392,9 +412,10 @@ def _checked_manifest(path: Path, verify: bool) -> dict[str, Any]:
 
 
 def _verified_load(path: Path, load: Callable[[Path], T]) -> T:
-    """Verify every checksum, then load; _Unusable (one line) if either fails."""
+    """Verify every checksum and the arrays' structure, then load; _Unusable (one line) if
+    any of it fails."""
     try:
-        _checked_manifest(path, verify=True)
+        check_arrays(path, _checked_manifest(path, verify=True))
     except InvalidEntry as error:
         raise _Unusable(str(error)) from None
     try:
@@ -423,19 +444,39 @@ def _build_unstored(build: Callable[[Path], Any], load: Callable[[Path], T]) -> 
 def _is_storage_failure(error: OSError, temporary: Path) -> bool:
     """Whether an OSError raised by a builder is the cache's storage failing (rather than,
     say, a missing source file, which the caller should see as it is)."""
-    if error.errno in _STORAGE_ERRNOS:
+    if error.errno in _STORAGE_ERRNOS or (error.errno is None and _SHORT_WRITE.search(str(error))):
         return True
     names = [name for name in (error.filename, error.filename2) if name]
     return error.errno in (errno.EACCES, errno.EPERM) and any(
         str(name).startswith(str(temporary)) for name in names)
 
 
-def _storage_error(error: OSError, target: Path) -> CacheError:
+def _storage_error(error: OSError, target: Path, written: int = 0) -> CacheError:
+    """The CacheError for a write that failed; a full disk says how much the entry needed
+    (at least what was written, plus what a short write left out) and how much is free."""
     reason = error.strerror or str(error)
-    if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return CacheError(f"no space left to write cache entry {target} ({reason}); free some "
-                          f"('tui-recs cache clear --all') or {_ELSEWHERE}")
+    short = _SHORT_WRITE.search(str(error)) if error.errno is None else None
+    if error.errno in (errno.ENOSPC, errno.EDQUOT) or short:
+        needed = written + (int(short[1]) - int(short[2]) if short else 0)
+        try:
+            free = f", {shutil.disk_usage(target.parent).free / 1e6:,.1f} MB free"
+        except OSError:
+            free = ""
+        return CacheError(f"no space left to write cache entry {target} (cache full at "
+                          f"{target.parent.parent}: at least {needed / 1e6:,.1f} MB needed{free});"
+                          f" free some ('tui-recs cache clear --all') or {_ELSEWHERE}")
     return CacheError(f"cannot write cache entry {target} ({reason}); {_ELSEWHERE}")
+
+
+def _bytes_under(directory: Path) -> int:
+    """Bytes of the regular files under ``directory`` (0 if it cannot be read)."""
+    total = 0
+    for file in directory.rglob("*"):
+        try:
+            total += file.lstat().st_size if file.is_file() else 0
+        except OSError:
+            continue
+    return total
 
 
 def _fsync_directory(path: Path) -> None:

@@ -279,7 +279,8 @@ class Dataset:
 
     @classmethod
     def load_saved(cls, directory: Path, mmap: bool = False) -> "Dataset":
-        """Read what :meth:`save` wrote. Raises ValueError/OSError on a missing or bad file."""
+        """Read what :meth:`save` wrote. Raises ValueError/OSError on a missing or bad file,
+        or on arrays that do not form the matrix :meth:`save` writes (see _check_saved)."""
         directory = Path(directory)
         info = json.loads((directory / "dataset.json").read_text())
         if info.get("version") != STORAGE_VERSION:
@@ -291,6 +292,7 @@ class Dataset:
 
         n_users, n_items = info["shape"]
         matrix = SavedPlays(array("data"), array("indices"), array("indptr"), (n_users, n_items))
+        _check_saved(matrix)
 
         def names(name: str, count: int) -> np.ndarray:
             return _split_names(np.load(directory / f"{name}.npy").tobytes(), count)
@@ -310,8 +312,30 @@ class Dataset:
         dataset.__dict__["fingerprint"] = info["fingerprint"]
         for name in SAVED_TOTALS:  # absent from entries written before they were saved
             if (directory / f"{name}.npy").exists():
-                dataset.__dict__[name] = array(name)
+                totals = array(name)
+                if totals.shape != (n_items,):
+                    raise ValueError(f"{name} has shape {totals.shape}, expected ({n_items},)")
+                dataset.__dict__[name] = totals
         return dataset
+
+
+def _check_saved(matrix: SavedPlays) -> None:
+    """ValueError unless the saved CSR arrays form a (n_users, n_items) matrix of positive
+    plays with column indices in range: a cache entry is checked before anything indexes
+    with it (its checksums prove only that it is the file its manifest describes)."""
+    n_users, n_items = matrix.shape
+    data, indices, indptr = matrix.data, matrix.indices, matrix.indptr
+    if n_users < 0 or n_items < 0 or data.ndim != 1 or indices.ndim != 1:
+        raise ValueError(f"saved matrix of shape {matrix.shape} is malformed")
+    if indptr.shape != (n_users + 1,) or indptr[0] != 0 or (np.diff(indptr) < 0).any():
+        raise ValueError(f"indptr of {indptr.shape} does not index {n_users} rows")
+    if not indptr[-1] == len(indices) == len(data):
+        raise ValueError(f"indptr ends at {indptr[-1]}, with {len(indices)} indices and "
+                         f"{len(data)} values")
+    if len(indices) and (indices.min() < 0 or indices.max() >= n_items):
+        raise ValueError(f"a column index is outside 0..{n_items - 1}")
+    if len(data) and not data.min() > 0:  # NaN fails too
+        raise ValueError("a saved play count is not positive")
 
 
 def _user_items(dataset: Dataset) -> "sp.csr_matrix":

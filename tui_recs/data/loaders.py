@@ -11,11 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from tui_recs.data.dataset import Dataset
-from tui_recs.data.table import build_dataset, check_file, first_lines, read_factorized
+from tui_recs.data.source import check_file, check_source, first_lines
+from tui_recs.data.table import build_dataset, read_factorized
 from tui_recs.errors import DataError
 
 LASTFM_360K_NAME = "usersha1-artmbid-artname-plays.tsv"
 HETREC_PLAYS, HETREC_ARTISTS = "user_artists.dat", "artists.dat"
+#: hetrec's other files, which hold no play counts -> what they hold.
+HETREC_OTHER_FILES = {"user_friends.dat": "friends list (userID, friendID)",
+                      "user_taggedartists.dat": "tag assignments",
+                      "user_taggedartists-timestamps.dat": "tag assignments", "tags.dat": "tag names",
+                      HETREC_ARTISTS: "artist names"}
+#: Suffixes of the compressed files read transparently (the file's first bytes decide).
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
 _DELIMITERS = ("\t", ",", ";", "|")
 #: Header names recognised for each CSV role, compared case-insensitively without _ - or spaces.
@@ -28,16 +36,33 @@ _ROLE_NAMES = {
 
 
 def detect_format(path: Path) -> str:
-    """Which loader fits ``path``: "hetrec-2k", "lastfm-360k" or "csv"."""
-    if path.is_dir() or path.name == HETREC_PLAYS:
+    """Which loader fits ``path``: "hetrec-2k", "lastfm-360k" or "csv". DataError for
+    hetrec's files without play counts (the friends list...), naming the file to pass."""
+    name = _uncompressed_name(path)
+    if path.is_dir() or name == HETREC_PLAYS:
         return "hetrec-2k"
-    if path.name == LASTFM_360K_NAME:
+    if name == LASTFM_360K_NAME:
         return "lastfm-360k"
     lines = first_lines(check_file(path), count=3)
     fields = lines[0].split("\t") if lines else []
+    holds = HETREC_OTHER_FILES.get(name)
+    if holds is None and [field.strip() for field in fields[:2]] == ["userID", "friendID"]:
+        holds = HETREC_OTHER_FILES["user_friends.dat"]
+    if holds is not None:
+        raise DataError(f"is hetrec-2k's {holds}, not play counts", path,
+                        hint=f"pass {path.parent / HETREC_PLAYS} or the folder holding it")
     if len(fields) == 4 and _SHA1.match(fields[0]) and fields[3].strip().isdigit():
         return "lastfm-360k"
     return "csv"
+
+
+def _uncompressed_name(path: Path) -> str:
+    """The file's name without a compression suffix (``x.tsv.gz`` -> ``x.tsv``)."""
+    name = path.name
+    for suffix in COMPRESSED_SUFFIXES:
+        if name.endswith(suffix):
+            return name[:-len(suffix)]
+    return name
 
 
 def load(path: str | Path, format: str = "auto", **options: Any) -> Dataset:
@@ -46,16 +71,15 @@ def load(path: str | Path, format: str = "auto", **options: Any) -> Dataset:
     Args:
         path: a file, or the hetrec-2k folder.
         format: "auto", "lastfm-360k", "hetrec-2k" or "csv".
-        **options: ``encoding`` and ``strict`` for every format; for "csv" also ``delimiter``,
+        **options: ``encoding`` (default: from a byte-order mark, else UTF-8; gzip, bz2
+            and xz files are decompressed) and ``strict`` for every format; for "csv" also ``delimiter``,
             ``header`` (bool), and the columns ``user``, ``item``, ``plays``, ``name`` (each a
             header name or a 0-based position; ``plays=None`` counts rows as single plays).
 
     Raises:
         DataError: one line naming the file (and line) and how to fix the problem.
     """
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise DataError("no such file or directory", path, hint="check the path given to --data")
+    path = check_source(Path(path).expanduser())
     if format == "auto":
         format = detect_format(path)
     loaders = {"lastfm-360k": load_lastfm_360k, "hetrec-2k": load_hetrec_2k, "csv": load_csv}
@@ -71,7 +95,7 @@ def load(path: str | Path, format: str = "auto", **options: Any) -> Dataset:
     return loaders[format](path, **options)
 
 
-def load_lastfm_360k(path: Path, encoding: str = "utf-8", strict: bool = False) -> Dataset:
+def load_lastfm_360k(path: Path, encoding: str | None = None, strict: bool = False) -> Dataset:
     """Last.fm 360K ``usersha1-artmbid-artname-plays.tsv``: no header; user sha1, artist MBID
     (may be empty), artist name, plays. Artists are keyed by name; rows without a name are
     dropped and counted; the MBID is kept as ``item_meta["mbid"]``."""
@@ -83,7 +107,7 @@ def load_lastfm_360k(path: Path, encoding: str = "utf-8", strict: bool = False) 
                          source=str(path), what="a Last.fm 360K TSV", strict=strict)
 
 
-def load_hetrec_2k(path: Path, encoding: str = "utf-8", strict: bool = False) -> Dataset:
+def load_hetrec_2k(path: Path, encoding: str | None = None, strict: bool = False) -> Dataset:
     """Last.fm hetrec2011-lastfm-2k: the folder (or its ``user_artists.dat``) with
     ``user_artists.dat`` (userID, artistID, weight) and ``artists.dat`` (id, name, url,
     pictureURL), each with a header line. Artists are keyed by id, named from artists.dat."""
@@ -109,7 +133,7 @@ def load_hetrec_2k(path: Path, encoding: str = "utf-8", strict: bool = False) ->
                          source=str(folder), what="hetrec-2k user_artists.dat", strict=strict)
 
 
-def _expect_fields(path: Path, count: int, meaning: str, encoding: str) -> None:
+def _expect_fields(path: Path, count: int, meaning: str, encoding: str | None) -> None:
     """Fail early, at line 1, when a fixed-layout file plainly has another layout."""
     lines = first_lines(check_file(path), count=1, encoding=encoding)
     found = len(lines[0].split("\t")) if lines else 0
@@ -119,7 +143,7 @@ def _expect_fields(path: Path, count: int, meaning: str, encoding: str) -> None:
                         hint="wrong --format? 'auto' detects it, 'csv' reads any columns")
 
 
-def _expect_header(path: Path, expected: tuple[str, ...], encoding: str) -> None:
+def _expect_header(path: Path, expected: tuple[str, ...], encoding: str | None) -> None:
     lines = first_lines(check_file(path), count=1, encoding=encoding)
     found = tuple(field.strip() for field in lines[0].split("\t")) if lines else ()
     if found[:len(expected)] != expected:
@@ -131,7 +155,7 @@ def _expect_header(path: Path, expected: tuple[str, ...], encoding: str) -> None
 def load_csv(path: Path, delimiter: str | None = None, header: bool | None = None,
              user: str | int | None = None, item: str | int | None = None,
              plays: str | int | None = "auto", name: str | int | None = None,
-             encoding: str = "utf-8", strict: bool = False) -> Dataset:
+             encoding: str | None = None, strict: bool = False) -> Dataset:
     """Any CSV/TSV with a listener column, an artist column and (optionally) a plays column.
 
     The delimiter and the presence of a header are detected unless given. Columns are found

@@ -93,10 +93,11 @@ def is_dataset_cached(path: str | Path | None = None, format: str = "auto",
 
 
 def _existing(path: str | Path) -> Path:
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise DataError("no such file or directory", path, hint="check the path given to --data")
-    return path
+    """``path`` once it is a readable regular file or folder: checked before the signature
+    reads it (a FIFO would block it, an unreadable file raise)."""
+    from tui_recs.data.source import check_source
+
+    return check_source(Path(path).expanduser())
 
 
 def _cache_inputs(path: Path | None, format: str, options: dict[str, Any]) -> dict[str, Any]:

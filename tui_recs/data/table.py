@@ -19,6 +19,7 @@ from typing import Mapping
 import numpy as np
 
 from tui_recs.data.dataset import Dataset
+from tui_recs.data.source import check_text, compression_of, find_undecodable_line, resolve_encoding
 from tui_recs.errors import DataError
 
 #: Rows parsed per chunk: bounds peak memory (~0.5 GB of strings per chunk at Last.fm widths).
@@ -28,43 +29,8 @@ MAX_BAD_ROWS = 10
 MAX_BAD_FRACTION = 0.01
 
 _SKIPPED_LINE = re.compile(r"Skipping line (\d+): (.*)")
-
-
-def check_file(path: Path) -> Path:
-    """The path as a readable, non-empty regular file, or a DataError saying what is wrong."""
-    if not path.exists():
-        raise DataError("no such file or directory", path, hint="check the path given to --data")
-    if path.is_dir():
-        raise DataError("is a directory, expected a file", path,
-                        hint="pass the data file itself, or --format hetrec-2k for the hetrec folder")
-    try:
-        size = path.stat().st_size
-        with path.open("rb"):
-            pass
-    except OSError as error:
-        raise DataError(f"cannot be read: {error.strerror}", path) from None
-    if size == 0:
-        raise DataError("is empty", path, hint="the file has no rows")
-    return path
-
-
-def first_lines(path: Path, count: int = 5, encoding: str = "utf-8") -> list[str]:
-    """Up to ``count`` lines from the start of the file (without line ends), for sniffing."""
-    with path.open("rb") as handle:
-        head = handle.read(64 * 1024)
-    text = head.decode(encoding, errors="replace")
-    return text.splitlines()[:count]
-
-
-def find_undecodable_line(path: Path, encoding: str) -> tuple[int, str]:
-    """1-based number of the first line that is not valid ``encoding``, and the decoder's reason."""
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                raw.decode(encoding)
-            except UnicodeDecodeError as error:
-                return number, f"byte 0x{raw[error.start]:02x} at column {error.start + 1}"
-    return 0, "unknown position"
+#: The largest play count a float32 matrix holds; larger counts (and sums) are refused.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -129,7 +95,7 @@ class _Factorizer:
 
 
 def read_factorized(path: Path, *, sep: str, n_fields: int, columns: Mapping[str, int],
-                    skip_lines: int = 0, encoding: str = "utf-8") -> RawTable:
+                    skip_lines: int = 0, encoding: str | None = None) -> RawTable:
     """Stream a delimited file and factorize the wanted columns.
 
     Args:
@@ -140,9 +106,13 @@ def read_factorized(path: Path, *, sep: str, n_fields: int, columns: Mapping[str
             shorter rows leave their missing cells empty (code -1).
         columns: name -> 0-based field position of each column to keep.
         skip_lines: header lines before the data.
-        encoding: text encoding of the file.
+        encoding: text encoding of the file (None: from its byte-order mark, else UTF-8).
+            gzip, bz2 and xz files are decompressed on the fly.
     """
     import pandas as pd
+
+    encoding = resolve_encoding(path, encoding)
+    check_text(path, encoding)
 
     names = [f"field{i}" for i in range(n_fields)]
     factorizers = {name: _Factorizer() for name in columns}
@@ -157,6 +127,7 @@ def read_factorized(path: Path, *, sep: str, n_fields: int, columns: Mapping[str
                 quoting=csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL,
                 keep_default_na=False, na_values=[""], skip_blank_lines=False,
                 on_bad_lines="warn", encoding=encoding, chunksize=CHUNK_ROWS, engine="c",
+                compression=compression_of(path),
             )
             with reader:
                 for chunk in reader:
@@ -169,9 +140,12 @@ def read_factorized(path: Path, *, sep: str, n_fields: int, columns: Mapping[str
     except UnicodeDecodeError:
         line, where = find_undecodable_line(path, encoding)
         raise DataError(f"is not valid {encoding} text ({where})", path, line,
-                        hint="re-save the file as UTF-8, or pass encoding='latin-1'") from None
+                        hint="re-save the file as UTF-8, or pass --encoding latin-1") from None
     except pd.errors.EmptyDataError:
         raise DataError("has no data rows", path) from None
+    except (EOFError, OSError) as error:  # a truncated or damaged compressed file
+        raise DataError(f"cannot be decompressed: {error}", path,
+                        hint="the file is damaged or not what its first bytes say") from None
     except (pd.errors.ParserError, ValueError) as error:
         message = str(error).strip().splitlines()[-1]
         raise DataError(f"cannot be parsed as {'tab' if sep == chr(9) else repr(sep)}-separated "
@@ -187,15 +161,39 @@ def read_factorized(path: Path, *, sep: str, n_fields: int, columns: Mapping[str
     )
 
 
+#: Problem codes of :func:`_parse_plays` -> what the message says about the value.
+_PLAY_PROBLEMS = ((1, "is not a number"), (2, "is negative"),
+                  (3, f"is not finite or above the float32 maximum ({FLOAT32_MAX:.3g})"))
+
+
 def _parse_plays(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct play strings -> (float64 plays, problem code): 0 ok, 1 not a number, 2 negative."""
+    """Distinct play strings -> (float64 plays, problem code): 0 ok, 1 not a number,
+    2 negative, 3 infinite or too large for float32 (see ``_PLAY_PROBLEMS``)."""
     import pandas as pd
 
-    numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(np.float64)
+    numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(
+        np.float64, copy=True)
     problem = np.zeros(len(values), dtype=np.int8)
-    problem[~np.isfinite(numbers)] = 1
-    problem[np.isfinite(numbers) & (numbers < 0)] = 2
-    return np.nan_to_num(numbers, nan=0.0, posinf=0.0, neginf=0.0), problem
+    problem[np.isnan(numbers)] = 1
+    problem[~np.isnan(numbers) & (numbers < 0)] = 2
+    problem[~np.isnan(numbers) & (numbers > FLOAT32_MAX)] = 3
+    numbers[problem > 0] = 0.0
+    return numbers, problem
+
+
+def _overflowing_pairs(user_codes: np.ndarray, item_codes: np.ndarray, plays: np.ndarray,
+                       rows: np.ndarray) -> np.ndarray:
+    """Mask over all rows: the ``rows`` whose (listener, artist) pair sums past FLOAT32_MAX.
+    Free unless the plays of all ``rows`` together could overflow (one float64 sum)."""
+    bad = np.zeros(len(plays), dtype=bool)
+    if float(plays[rows].sum(dtype=np.float64)) <= FLOAT32_MAX:
+        return bad
+    positions = np.flatnonzero(rows)
+    pairs = user_codes[positions] * (int(item_codes.max()) + 1) + item_codes[positions]
+    _, group = np.unique(pairs, return_inverse=True)
+    sums = np.bincount(group, weights=plays[positions])
+    bad[positions[sums[group] > FLOAT32_MAX]] = True
+    return bad
 
 
 def build_dataset(table: RawTable, *, user: str, item: str, plays: str | None,
@@ -246,7 +244,7 @@ def build_dataset(table: RawTable, *, user: str, item: str, plays: str | None,
         # A trailing sentinel lets code -1 (empty cell) index "0 plays, no problem".
         row_problem = np.append(problem, 0)[play_codes]
         play_values = np.append(numbers, 0.0)[play_codes]
-        for code, text in ((1, "is not a number"), (2, "is negative")):
+        for code, text in _PLAY_PROBLEMS:
             mask = considered & (row_problem == code)
             if mask.any():
                 first_value = table.columns[plays].values[play_codes[np.flatnonzero(mask)[0]]]
@@ -254,12 +252,17 @@ def build_dataset(table: RawTable, *, user: str, item: str, plays: str | None,
     bad = np.zeros(n_rows, dtype=bool)
     for mask, _ in reasons:
         bad |= mask
+    overflow = _overflowing_pairs(user_codes, item_codes, play_values, considered & ~bad)
+    if overflow.any():
+        reasons.append((overflow, f"the {plays} of one listener and artist sum past the float32 "
+                                  f"maximum ({FLOAT32_MAX:.3g})"))
+        bad |= overflow
     n_bad = int(bad.sum()) + len(table.skipped_lines)
     first_bad = _first_problem(table, reasons)
     if n_bad:
         total = n_rows + len(table.skipped_lines)
         line, reason = first_bad
-        if strict or n_bad > max(MAX_BAD_ROWS, MAX_BAD_FRACTION * total):
+        if strict or n_bad > max(MAX_BAD_ROWS, MAX_BAD_FRACTION * total) or 2 * n_bad > total:
             raise DataError(f"{reason} ({n_bad:,} of {total:,} rows are bad)", path, line,
                             hint=f"is this really {what}? check --format and the file's columns")
         warnings.warn(DataWarning(f"{path}: skipped {n_bad:,} bad row{'s' * (n_bad != 1)} "
@@ -269,7 +272,13 @@ def build_dataset(table: RawTable, *, user: str, item: str, plays: str | None,
     if not keep.any():
         raise DataError("has no usable rows (a header, blank lines or dropped rows only)", path,
                         hint=f"expected {what}")
-    zero = keep & (play_values == 0)
+    # Compared as stored: plays below float32's smallest value (1e-300) become 0 there.
+    zero = keep & (play_values.astype(np.float32) == 0)
+    if not (keep & ~zero).any():
+        raise DataError(f"has nothing left to learn from: all {int(keep.sum()):,} usable rows "
+                        f"have 0 plays (or plays too small for float32, below "
+                        f"{float(np.finfo(np.float32).smallest_subnormal):.3g})", path,
+                        hint=f"expected {what} with positive play counts")
     if zero.any():
         dropped["zero plays"] = int(zero.sum())
     item_keys = table.columns[item].values

@@ -8,7 +8,7 @@ from typing import Iterable
 from textual import on
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.markup import escape
+from tui_recs.text import markup_safe
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
@@ -39,7 +39,7 @@ class ArtistsScreen(ViewScreen):
         with Horizontal(id="artists-body", classes="view-body"):
             yield ArtistSearch(id="artist-search")
             with Vertical(id="artist-main"):
-                yield Static(f"[dim]loading {escape(self.app.source_label)}…[/dim]",
+                yield Static(f"[dim]loading {markup_safe(self.app.source_label)}…[/dim]",
                              id="artist-info")
                 yield Static(id="related-title", classes="section-title")
                 yield FittedTable(id="related", cursor_type="row", zebra_stripes=True)
@@ -61,11 +61,11 @@ class ArtistsScreen(ViewScreen):
         dataset = self.app.dataset
         listeners = int(dataset.item_listeners[item])
         rank = int((dataset.item_listeners > listeners).sum()) + 1
-        lines = [f"[b]{escape(str(dataset.item_names[item]))}[/b]",
+        lines = [f"[b]{markup_safe(str(dataset.item_names[item]))}[/b]",
                  f"{listeners:,} listeners",
                  f"{dataset.item_plays[item]:,.0f} plays",
                  f"[dim]#{rank:,} of {dataset.n_items:,} by listeners[/dim]"]
-        lines += [f"[dim]{escape(key)}:[/dim] {escape(str(values[item]))}"
+        lines += [f"[dim]{markup_safe(key)}:[/dim] {markup_safe(str(values[item]))}"
                   for key, values in dataset.item_meta.items() if str(values[item])]
         self.query_one("#artist-info", Static).update("\n".join(lines))
         self.compute("listeners", partial(dataset.top_listeners, item, self.TOP_LISTENERS),
@@ -75,7 +75,7 @@ class ArtistsScreen(ViewScreen):
         """The artist's top listeners under its facts (seen where the panel is tall enough)."""
         dataset = self.app.dataset
         rows, plays = found
-        listed = [f"{escape(str(dataset.user_ids[row]))} [dim]{count:,.0f}[/dim]"
+        listed = [f"{markup_safe(str(dataset.user_ids[row]))} [dim]{count:,.0f}[/dim]"
                   for row, count in zip(rows.tolist(), plays.tolist())]
         self.query_one("#artist-info", Static).update(
             "\n".join([*lines, "", "[b]Top listeners[/b] [dim](plays)[/dim]", *listed]))
@@ -84,13 +84,13 @@ class ArtistsScreen(ViewScreen):
         app = self.app
         dataset = app.dataset
         ready, note = app.answering_model()
-        name = escape(str(dataset.item_names[item]))
+        name = markup_safe(str(dataset.item_names[item]))
         title = self.query_one("#related-title", Static)
         found = self.ask(ready.similar, item, self.RELATED) if ready is not None else None
         if ready is None:
-            title.update(f"Related to [b]{name}[/b] — {note}")
+            title.update(f"Related to [b]{name}[/b] — {markup_safe(note)}")
         else:
-            note = f" [dim]({escape(note)})[/dim]" if note else ""
+            note = f" [dim]({markup_safe(note)})[/dim]" if note else ""
             title.update(f"Related to [b]{name}[/b] · {model_title(ready.name)} · "
                          f"{lookup_label(ready)}{note}")
         rows = [] if found is None else [

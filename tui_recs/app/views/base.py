@@ -8,7 +8,7 @@ from typing import Any, Callable, ClassVar, Iterable, TypeVar
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.markup import escape
+from tui_recs.text import markup_safe
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
@@ -73,7 +73,7 @@ class ViewBar(Horizontal):
     def compose(self) -> ComposeResult:
         yield Static(id="view-tabs")
         yield Static(id="view-model")
-        yield Static(escape(self.app.source_label), id="view-source")
+        yield Static(markup_safe(self.app.source_label), id="view-source")
 
     def on_mount(self) -> None:
         self.watch(self.app, "preferred", self._label)
@@ -166,5 +166,5 @@ class ViewScreen(Background, Screen):
         try:
             return call(*args, **kwargs)
         except TuiRecsError as error:
-            self.notify(str(error), severity="error")
+            self.notify(markup_safe(error), severity="error")
             return None

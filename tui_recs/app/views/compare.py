@@ -6,7 +6,7 @@ from typing import Iterable
 
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.markup import escape
+from tui_recs.text import markup_safe
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -53,12 +53,12 @@ class CompareScreen(ViewScreen):
         left, right = app.compare_pair
         if app.compare_subject == "artist":
             subject = app.history.current
-            title = f"Related to [b]{escape(str(dataset.item_names[subject]))}[/b]"
+            title = f"Related to [b]{markup_safe(str(dataset.item_names[subject]))}[/b]"
         else:
             if app.listener is None:
                 app.listener = 0
             subject = app.listener
-            title = f"Recommended for listener [b]{escape(str(dataset.user_ids[subject]))}[/b]"
+            title = f"Recommended for listener [b]{markup_safe(str(dataset.user_ids[subject]))}[/b]"
         key = (app.compare_subject, subject, left, right, self.length, app.models_version)
         if key == self._shown:
             return

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Iterable
 from textual import on
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.markup import escape
+from tui_recs.text import markup_safe
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
@@ -89,7 +89,7 @@ class ListenersScreen(ViewScreen):
         order = (-row.data).argsort(kind="stable")
         self.query_one("#listener-label", Static).update("[b]Listener[/b] ")
         self.query_one("#listener-summary", Static).update(
-            f" [b]{escape(str(dataset.user_ids[user]))}[/b] · {row.nnz:,} artists, "
+            f" [b]{markup_safe(str(dataset.user_ids[user]))}[/b] · {row.nnz:,} artists, "
             f"{row.data.sum():,.0f} plays")
         self.query_one("#history-title", Static).update("Top artists")
         self.query_one("#history", FittedTable).fill(
@@ -126,9 +126,9 @@ class ListenersScreen(ViewScreen):
         table = self.query_one("#recommended", FittedTable)
         header = self.query_one("#recs-title", Static)
         if ready is None:
-            header.update(f"{title} — {note}")
+            header.update(f"{title} — {markup_safe(note)}")
         else:
-            note = f" [dim]({escape(note)})[/dim]" if note else ""
+            note = f" [dim]({markup_safe(note)})[/dim]" if note else ""
             header.update(f"{title} · {model_title(ready.name)}{note}")
         table.fill([("#", 3), ("artist", None), ("score", 7)], [] if found is None else [
             (str(item), (str(rank), str(dataset.item_names[item]), format_score(score)))
@@ -159,7 +159,7 @@ class ListenersScreen(ViewScreen):
                          partial(self._show_explanation, int(item)))
 
     def _because(self, item: int) -> str:
-        return f"Because you listened to … → [b]{escape(str(self.app.dataset.item_names[item]))}[/b]"
+        return f"Because you listened to … → [b]{markup_safe(str(self.app.dataset.item_names[item]))}[/b]"
 
     def _show_explanation(self, item: int, result: tuple) -> None:
         dataset = self.app.dataset
@@ -172,7 +172,7 @@ class ListenersScreen(ViewScreen):
             share = contribution / total if total > 0 else 0.0
             bar = "█" * max(0, round(contribution / largest * BAR))
             name = fit(str(dataset.item_names[other]), NAME, pad=True)
-            lines.append(f"  {escape(name)} "
+            lines.append(f"  {markup_safe(name)} "
                          f"[$accent]{bar:<{BAR}}[/] {share:>4.0%}")
         self.query_one("#explanation", Static).update("\n".join(lines))
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.markup import escape
+from tui_recs.text import markup_safe
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -52,7 +52,7 @@ class LoadingScreen(Screen):
     def refresh_state(self) -> None:
         """Follow the app: the source, an error if any, and which keys apply now."""
         app = self.app
-        self.query_one("#loading-source", Static).update(f"Exploring {escape(app.source_label)}")
+        self.query_one("#loading-source", Static).update(f"Exploring {markup_safe(app.source_label)}")
         hint = ("[$error][b]Could not load the data.[/b][/] Press [b]d[/b] to open the demo data "
                 "instead, or [b]q[/b] to quit."
                 if app.load_error else

@@ -7,7 +7,7 @@ from typing import Any, Iterable
 from textual import on
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.markup import escape
+from tui_recs.text import markup_safe
 from textual.widget import Widget
 from textual.widgets import DataTable, Sparkline, Static
 
@@ -151,9 +151,9 @@ class ModelsScreen(ViewScreen):
         return f"cache: {entry.key} · {entry.size_bytes / 2**20:.1f} MiB"
 
     def _index_line(self, ready: Any) -> str:
-        line = f"related artists: {escape(ready.describe_similar())}"
+        line = f"related artists: {markup_safe(ready.describe_similar())}"
         if ready.recommend_mode is not None:
-            line += f"\nrecommendations: {ready.recommend_mode.mode} ({escape(ready.recommend_mode.reason)})"
+            line += f"\nrecommendations: {ready.recommend_mode.mode} ({markup_safe(ready.recommend_mode.reason)})"
         return line
 
     def _show_evaluation(self) -> None:
@@ -164,7 +164,7 @@ class ModelsScreen(ViewScreen):
         if evaluation is None:
             title.update("Evaluation [dim]— e: refit on 80% of the plays, measure on the rest[/dim]")
             return
-        title.update(f"Evaluation at k={evaluation.k} · {escape(evaluation.description)} · "
+        title.update(f"Evaluation at k={evaluation.k} · {markup_safe(evaluation.description)} · "
                      f"{evaluation.job.elapsed(self.app.clock()):.0f} s")
         table.clear(columns=True)
         table.add_column("model", key="model")

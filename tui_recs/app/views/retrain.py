@@ -8,7 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
-from textual.markup import escape
+from tui_recs.text import markup_safe
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
 
@@ -85,12 +85,12 @@ class RetrainScreen(ModalScreen[dict[str, Any] | None]):
             try:
                 params[key] = parse_value(text, current)
             except ValueError:
-                error.update(f"[b]{key}[/b]: {escape(text)!r} is not a "
+                error.update(f"[b]{key}[/b]: {markup_safe(repr(text))} is not a "
                              f"{type(current).__name__}")
                 return
         try:
             create(self.model_name, **params)
         except TuiRecsError as failure:
-            error.update(escape(str(failure)))
+            error.update(markup_safe(str(failure)))
             return
         self.dismiss(params)

@@ -13,6 +13,8 @@ from textual.content import Content
 from textual.widgets import DataTable, OptionList
 from textual.widgets.option_list import Option
 
+from tui_recs.text import printable
+
 #: Width assumed before the widget has been laid out.
 DEFAULT_WIDTH = 30
 #: A flexible column is never narrower than this.
@@ -21,7 +23,10 @@ MIN_FLEXIBLE = 8
 
 def fit(text: str, width: int, pad: bool = False) -> str:
     """``text`` in at most ``width`` terminal cells (wide characters count two), cut with an
-    ellipsis when longer; with ``pad``, padded with spaces to exactly ``width``."""
+    ellipsis when longer; with ``pad``, padded with spaces to exactly ``width``. Control and
+    bidi-override characters are replaced (see :func:`tui_recs.text.printable`): every cell
+    of the app's tables and lists passes here."""
+    text = printable(text)
     if width <= 0:
         return ""
     if cell_len(text) > width:

@@ -9,6 +9,7 @@ from textual.widget import Widget
 from textual.widgets import Label, ProgressBar, Sparkline
 
 from tui_recs.app.state import Job, model_title
+from tui_recs.text import markup_safe
 
 #: How often the elapsed time and the bar are redrawn, in seconds.
 TICK = 0.2
@@ -119,4 +120,4 @@ class JobProgress(Vertical):
         """Update a label only when its text changes (each update lays the screen out again)."""
         if self._texts.get(selector) != text:
             self._texts[selector] = text
-            self.query_one(selector, Label).update(text)
+            self.query_one(selector, Label).update(markup_safe(text))

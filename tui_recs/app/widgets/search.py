@@ -16,6 +16,7 @@ from textual.widgets.option_list import Option
 from tui_recs.app.background import Background
 from tui_recs.app.widgets.fitted import MatchList
 from tui_recs.app.widgets.textbox import TextBox
+from tui_recs.text import markup_safe
 
 if TYPE_CHECKING:
     from tui_recs.search import Hit
@@ -106,7 +107,8 @@ class ArtistSearch(Background, Vertical):
             self.app.notify("Artist names are still being indexed: try again in a moment")
             return
         if not matches.option_count:
-            self.app.notify(f"No artist matches {self.box.value!r}", severity="warning")
+            self.app.notify(f"No artist matches {markup_safe(repr(self.box.value))}",
+                            severity="warning")
             return
         index = matches.highlighted if matches.highlighted is not None else 0
         self._pick(matches.get_option_at_index(index))
