@@ -8,15 +8,21 @@ traceback). ``--json`` prints one JSON document on stdout and nothing else there
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
+import math
 import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from tui_recs.errors import TuiRecsError
+from tui_recs.models import registry
+from tui_recs.models.params import MAX_SEED, ParameterError, resolve
+
+if TYPE_CHECKING:
+    from tui_recs.models.base import Recommender
+    from tui_recs.models.params import Param
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -31,19 +37,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ------------------------------------------------------------------------------- options
-#: Command-line hyperparameter -> (model parameter, type, help).
-HYPERPARAMETERS = {
-    "factors": ("factors", int, "latent factors (ALS, LSA)"),
-    "iterations": ("iterations", int, "ALS iterations"),
-    "regularization": ("regularization", float, "ALS L2 regularization"),
-    "alpha": ("alpha", float, "ALS confidence scale: c = 1 + alpha * plays"),
-    "solver": ("solver", str, "ALS solver: cg or cholesky"),
-    "cg-steps": ("cg_steps", int, "ALS conjugate-gradient steps per update"),
-    "bm25-k1": ("bm25_k1", float, "LSA BM25 K1"),
-    "bm25-b": ("bm25_b", float, "LSA BM25 B"),
-    "seed": ("random_state", int, "random seed (default 0)"),
-    "threads": ("num_threads", int, "threads for training (default: all cores)"),
-}
+#: The most results a list (-n, --top, --k) may ask for: more is a usage error, not clipped.
+MAX_RESULTS = 10_000
 
 
 def _add_data_options(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
@@ -65,24 +60,85 @@ def _add_data_options(parser: argparse.ArgumentParser, defaults: bool = True) ->
     group.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
 
 
+def model_flags() -> dict[str, list[tuple[type["Recommender"], "Param"]]]:
+    """Each hyperparameter flag ("--alpha") with the registered models that declare it and
+    their declaration, in registration order; parameters the front ends set themselves
+    (reporting) have none."""
+    flags: dict[str, list[tuple[type[Recommender], Param]]] = {}
+    for name in registry.names():
+        model = registry.model_class(name)
+        for param in model.PARAMS:
+            if param.effect != "reporting":
+                flags.setdefault(param.flag, []).append((model, param))
+    return flags
+
+
+def _flag_help(declared: list[tuple[type["Recommender"], "Param"]]) -> str:
+    """One help line for a flag: what it means and its default for each model declaring it."""
+    texts = {(param.help, param.default, param.allowed) for _, param in declared}
+    titles = ", ".join(model.title for model, _ in declared)
+    if len(texts) == 1:
+        _, param = declared[0]
+        choices = f"; one of {', '.join(param.choices)}" if param.choices else ""
+        return f"{param.help} (default {_default(param)}{choices}; {titles})"
+    return "; ".join(f"{model.title}: {param.help} (default {_default(param)}"
+                     + (f"; {param.allowed})" if param.choices else ")")
+                     for model, param in declared)
+
+
+def _default(param: "Param") -> str:
+    return param.none_means if param.default is None else str(param.default)
+
+
+def _flag_type(flag: str, declared: list[tuple[type["Recommender"], "Param"]]
+               ) -> Callable[[str], Any]:
+    """argparse's type for a hyperparameter flag: the text as the declared type, and for
+    numbers finite (whichever model takes it). Ranges, which differ between models, are
+    checked once the model is known (:meth:`Session.params`)."""
+    kind = declared[0][1].kind
+
+    def parse(text: str) -> Any:
+        if text.strip().lower() == "none":
+            return None
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or (kind is float and not math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be {_allowed(declared)}, not {text}")
+        return value
+
+    parse.__name__ = flag  # argparse names the type in its own messages
+    return parse
+
+
+def _allowed(declared: list[tuple[type["Recommender"], "Param"]]) -> str:
+    """What a flag allows, per model where the models differ."""
+    allowed = {param.allowed for _, param in declared}
+    if len(allowed) == 1:
+        return allowed.pop()
+    return " or ".join(f"{param.allowed} ({model.name})" for model, param in declared)
+
+
 def _add_model_options(parser: argparse.ArgumentParser, multiple: bool = False) -> None:
     group = parser.add_argument_group("model")
+    names = registry.names()
     if multiple:
-        group.add_argument("--models", default="als,lsa", type=_model_list,
-                           help="comma-separated models (default: als,lsa)")
+        group.add_argument("--models", default=",".join(names[:2]), type=_model_list,
+                           help=f"comma-separated models of {', '.join(names)} "
+                                f"(default: {','.join(names[:2])})")
     else:
-        group.add_argument("--model", default="als", type=_model_name,
-                           help="als (default), lsa or popularity")
-    for flag, (_, kind, text) in HYPERPARAMETERS.items():
-        group.add_argument(f"--{flag}", type=kind, help=text)
+        group.add_argument("--model", default=registry.default_name(), type=_model_name,
+                           help=f"one of {', '.join(names)} (default {registry.default_name()})")
+    for flag, declared in model_flags().items():
+        group.add_argument(flag, type=_flag_type(flag, declared),
+                           help=_flag_help(declared))
 
 
 def _model_name(text: str) -> str:
-    from tui_recs.models.registry import ALGORITHMS
-
-    if text not in ALGORITHMS:
+    if text not in registry.names():
         raise argparse.ArgumentTypeError(f"unknown model {text!r} (choose from "
-                                         f"{', '.join(ALGORITHMS)})")
+                                         f"{', '.join(registry.names())})")
     return text
 
 
@@ -93,10 +149,36 @@ def _model_list(text: str) -> list[str]:
     return names
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+def _count(text: str) -> int:
+    """A list length: a positive integer up to MAX_RESULTS."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}") from None
+    if not 0 < value <= MAX_RESULTS:
+        raise argparse.ArgumentTypeError(f"must be a positive integer up to {MAX_RESULTS:,}, "
+                                         f"not {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    """A share strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < 1:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, not {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to {MAX_SEED}, not {text}")
     return value
 
 
@@ -116,11 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     info = command("info", "describe a dataset: sizes, density, top artists")
-    info.add_argument("--top", type=_positive, default=10, help="how many top artists to list")
+    info.add_argument("--top", type=_count, default=10, help="how many top artists to list")
 
     related = command("related", "artists related to ARTIST", model=True)
     related.add_argument("artist", metavar="ARTIST", help="an artist name, typed loosely")
-    related.add_argument("-n", type=_positive, default=10, help="how many (default 10)")
+    related.add_argument("-n", type=_count, default=10, help="how many (default 10)")
     related.add_argument("--exact", action="store_true", help="exact search, not the index")
 
     recommend = command("recommend", "recommendations for listener USER, or for a new listener "
@@ -128,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("user", metavar="USER", nargs="?", help="a listener id of the dataset")
     recommend.add_argument("--like", metavar="ARTIST", action="append", default=[],
                            help="an artist a new listener likes (repeat it; instead of USER)")
-    recommend.add_argument("-n", type=_positive, default=10, help="how many (default 10)")
+    recommend.add_argument("-n", type=_count, default=10, help="how many (default 10)")
     recommend.add_argument("--explain", action="store_true",
                            help="show which listened artists led to each recommendation (ALS)")
     recommend.add_argument("--exact", action="store_true", help="exact scoring, not the index")
@@ -136,20 +218,20 @@ def build_parser() -> argparse.ArgumentParser:
     compare = command("compare", "two models' answers side by side", model="many")
     compare.add_argument("artist", metavar="ARTIST", nargs="?", help="compare related artists")
     compare.add_argument("--user", metavar="USER", help="compare recommendations instead")
-    compare.add_argument("-n", type=_positive, default=10, help="list length (default 10)")
+    compare.add_argument("-n", type=_count, default=10, help="list length (default 10)")
 
     train = command("train", "train a model (or load it from the cache) and report", model=True)
     train.add_argument("--no-index", action="store_true", help="skip the indexes")
 
     evaluate = command("evaluate", "measure models on held-out plays", model="many")
-    evaluate.set_defaults(models=None)
-    evaluate.add_argument("--k", type=_positive, default=10, help="cut-off K (default 10)")
+    evaluate.set_defaults(models=registry.names())
+    evaluate.add_argument("--k", type=_count, default=10, help="cut-off K (default 10)")
     evaluate.add_argument("--split", default="holdout", choices=("holdout", "leave-k-out"),
                           help="per-listener random holdout (default) or leave-k-out")
-    evaluate.add_argument("--test-fraction", type=float, default=0.2,
+    evaluate.add_argument("--test-fraction", type=_fraction, default=0.2,
                           help="holdout: fraction of each listener's artists held out")
-    evaluate.add_argument("--leave-out", type=_positive, default=1, help="leave-k-out: k")
-    evaluate.add_argument("--split-seed", type=int,
+    evaluate.add_argument("--leave-out", type=_count, default=1, help="leave-k-out: k")
+    evaluate.add_argument("--split-seed", type=_seed,
                           help="seed of the split (default: --seed, else 0)")
 
     demo = commands.add_parser("demo-data", help="write the synthetic demo data as a Last.fm 360K TSV")
@@ -157,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", default="default",
                       help="'default' (~20K listeners x 5K artists), '360k' (Last.fm 360K shape), "
                            "or a fraction such as 0.1 of the 360K shape")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=_seed, default=0)
 
     cache = commands.add_parser("cache", help="inspect or clear the artifact cache")
     cache.add_argument("action", choices=("list", "clear", "path"))
@@ -217,18 +299,28 @@ class Session:
         return self._names
 
     def params(self, name: str) -> dict[str, Any]:
-        """Hyperparameters given on the command line that model ``name`` accepts."""
-        from tui_recs.models.registry import model_class
-
-        accepted = inspect.signature(model_class(name).__init__).parameters
-        params = {}
-        if "calculate_loss_every" in accepted and sys.stderr.isatty():
+        """Hyperparameters given on the command line that model ``name`` declares, checked
+        against its declarations: a bad one is a UsageError naming the flag and what it
+        allows (flags of parameters the model does not declare are left to other models)."""
+        model = registry.model_class(name)
+        params: dict[str, Any] = {}
+        if model.capabilities.loss and sys.stderr.isatty():
             params["calculate_loss_every"] = 1  # shown with each iteration on the progress bar
-        for flag, (param, _, _) in HYPERPARAMETERS.items():
-            value = getattr(self.args, flag.replace("-", "_"), None)
-            if value is not None and param in accepted:
-                params[param] = value
+        for param in model.PARAMS:
+            value = getattr(self.args, param.flag[2:].replace("-", "_"), None)
+            if param.effect != "reporting" and value is not None:
+                params[param.name] = value
+        try:
+            resolve(model.PARAMS, params, name)
+        except ParameterError as error:
+            raise UsageError(f"tui-recs {self.args.command}: {error.for_flag()}") from None
         return params
+
+    def check_params(self) -> None:
+        """Every hyperparameter flag against the chosen models, before any work."""
+        for name in getattr(self.args, "models", None) or [getattr(self.args, "model", None)]:
+            if name is not None:
+                self.params(name)
 
     def model(self, name: str, build_index: bool | None = None):
         from tui_recs.pipeline import get_model
@@ -286,7 +378,20 @@ class _progress_line(_StageProgress):
 
 
 def _print_json(document: Any) -> None:
-    print(json.dumps(document, indent=2, ensure_ascii=False))
+    """``document`` as strict JSON: NaN and infinities (a metric over no listeners, an
+    index's unmeasured recall) have no JSON form and are written as null."""
+    print(json.dumps(_json_safe(document), indent=2, ensure_ascii=False, allow_nan=False))
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float inside dicts, lists and tuples replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    return value
 
 
 def _table(title: str | None, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]):
@@ -358,8 +463,11 @@ def _cmd_recommend(session: Session) -> int:
         return _recommend_new_listener(session)
     user = session.user(args.user)
     ready = session.model(args.model)
-    if args.explain and not hasattr(ready.model, "explain"):
-        raise UsageError(f"tui-recs: --explain needs a model that can explain (als), not {args.model}")
+    if args.explain and not ready.model.capabilities.explain:
+        explaining = [name for name in registry.names()
+                      if registry.model_class(name).capabilities.explain]
+        raise UsageError(f"tui-recs: --explain needs a model that can explain "
+                         f"({', '.join(explaining)}), not {args.model}")
     ids, scores = ready.recommend(user, args.n, exact=args.exact)
     rows = [session.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
     if args.explain:
@@ -488,19 +596,20 @@ def _cmd_train(session: Session) -> int:
 def _cmd_evaluate(session: Session) -> int:
     from tui_recs.evaluation import evaluate_models, holdout_split, leave_k_out_split
     from tui_recs.models.registry import create
+    from tui_recs.pipeline import check_fits
 
     args = session.args
-    names = args.models or ["als", "lsa", "popularity"]
+    names = args.models
     if args.split_seed is None:
         args.split_seed = args.seed if args.seed is not None else 0
     matrix = session.dataset.user_items
+    models = {name: create(name, **session.params(name)) for name in names}
+    for name, model in models.items():
+        check_fits(session.dataset, name, model.get_params())
     if args.split == "holdout":
-        if not 0 < args.test_fraction < 1:
-            raise UsageError("tui-recs evaluate: --test-fraction must be between 0 and 1")
         split = holdout_split(matrix, test_fraction=args.test_fraction, seed=args.split_seed)
     else:
         split = leave_k_out_split(matrix, k=args.leave_out, seed=args.split_seed)
-    models = {name: create(name, **session.params(name)) for name in names}
     with _progress_line(f"evaluating {', '.join(models)}"):
         table = evaluate_models(models, split, k=args.k)
     if args.json:
@@ -584,7 +693,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command is None:
             return _run_app(args)
-        return COMMANDS[args.command](Session(args))
+        session = Session(args)
+        session.check_params()
+        return COMMANDS[args.command](session)
+    except ParameterError as error:  # a value that does not fit the data (LSA factors)
+        if debug:
+            raise
+        print(f"tui-recs: {error.for_flag()}", file=sys.stderr)
+        return EXIT_USAGE
     except UsageError as error:
         if debug:
             raise

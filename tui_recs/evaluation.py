@@ -22,10 +22,16 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
+from tui_recs.models.popularity import Popularity
+
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
     from tui_recs.models.base import Recommender
+
+#: The yardstick every evaluation table includes: a model that does not beat it clearly has
+#: learned nothing about taste.
+BASELINE = Popularity
 
 @dataclass(frozen=True)
 class Split:
@@ -189,13 +195,11 @@ def evaluate_models(models: Mapping[str, "Recommender"], split: Split, k: int = 
     """Fit and evaluate each (unfitted) model on the same split and listeners; the popularity
     baseline is always included. Rows are in the given order, the baseline last if it was
     not named. Each row's "model" is its key in ``models``."""
-    from tui_recs.models.popularity import Popularity
-
     rows = []
     for name, model in models.items():
         row = evaluate(model, split, k, users=users)
         row["model"] = name
         rows.append(row)
-    if not any(isinstance(model, Popularity) for model in models.values()):
-        rows.append(evaluate(Popularity(), split, k, users=users))
+    if not any(isinstance(model, BASELINE) for model in models.values()):
+        rows.append(evaluate(BASELINE(), split, k, users=users))
     return rows

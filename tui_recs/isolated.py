@@ -212,9 +212,11 @@ def get_model_isolated(dataset: "Dataset", name: str, params: dict[str, Any] | N
     """:func:`tui_recs.pipeline.get_model`, but a model that must be trained is trained (and
     indexed, and stored) in a child process, then loaded from ``store`` here. Cheap models,
     cache hits and runs without a cache stay in this process."""
+    from tui_recs.models.registry import model_class
     from tui_recs.pipeline import get_model, is_cached
 
-    if store is not None and name in HEAVY_MODELS and not is_cached(dataset, name, params, store):
+    if store is not None and model_class(name).trains_in_child and not is_cached(
+            dataset, name, params, store):
         run_isolated(_train, dataset_reference(dataset), name, params, str(store.root),
                      progress=progress, cancel=cancel)
     return get_model(dataset, name, params, store=store, progress=progress, cancel=cancel)
@@ -227,10 +229,6 @@ def evaluate_isolated(dataset: "Dataset", params: dict[str, dict[str, Any]], k: 
     hyperparameters) on a seeded 80/20 holdout, the popularity baseline included, computed in
     a child process."""
     return run_isolated(_evaluate, dataset_reference(dataset), params, k, seed, cancel=cancel)
-
-
-#: Models whose training is worth a process of its own.
-HEAVY_MODELS = frozenset({"als", "lsa"})
 
 
 def _train(reference: tuple[str, Any], name: str, params: dict[str, Any] | None, cache_dir: str,

@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
 #: Bump when the stored layout of models or indexes changes.
 MODEL_FORMAT_VERSION = 1
-#: Settings that change speed or reporting but not the learned model; left out of cache keys.
-NOT_IN_KEY = frozenset({"num_threads", "calculate_loss_every"})
 RECOMMEND_INDEX_FILE = "recommend.ann"
 
 
@@ -114,20 +112,31 @@ class ReadyModel:
 
 
 def model_inputs(dataset: "Dataset", name: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Everything that determines a trained model: the cache key's inputs."""
+    """Everything that determines a trained model: the cache key's inputs (the parameters
+    declared as changing the model, not those of speed or reporting)."""
+    from tui_recs.models.params import key_params
+    from tui_recs.models.registry import model_class
+
     return {"dataset": dataset.fingerprint, "model": name, "version": MODEL_FORMAT_VERSION,
-            "params": {k: v for k, v in sorted(params.items()) if k not in NOT_IN_KEY}}
+            "params": key_params(model_class(name).PARAMS, params)}
 
 
 def resolved_params(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
-    """Every hyperparameter of model ``name``: ``params`` over the defaults, with
-    ``random_state`` 0 where the model takes one (a cached model must be reproducible)."""
-    from tui_recs.models.registry import create, model_class
+    """Every hyperparameter of model ``name``: ``params`` over the declared defaults, checked
+    (a ParameterError names a bad one)."""
+    from tui_recs.models.params import resolve
+    from tui_recs.models.registry import model_class
 
-    params = dict(params or {})
-    if "random_state" in model_class(name).__init__.__code__.co_varnames:
-        params.setdefault("random_state", 0)
-    return create(name, **params).get_params()
+    return resolve(model_class(name).PARAMS, params or {}, name)
+
+
+def check_fits(dataset: "Dataset", name: str, params: dict[str, Any]) -> None:
+    """A ParameterError when ``params`` cannot work on ``dataset``'s shape (LSA factors at
+    least the smaller side), before any training."""
+    from tui_recs.models.params import check_fits as check
+    from tui_recs.models.registry import model_class
+
+    check(model_class(name).PARAMS, params, name, dataset.n_users, dataset.n_items)
 
 
 def is_cached(dataset: "Dataset", name: str, params: dict[str, Any] | None,
@@ -144,9 +153,8 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
 
     Args:
         dataset: the data (users × items).
-        name: "als", "lsa" or "popularity".
-        params: hyperparameters (defaults filled in; ``random_state`` defaults to 0 so that
-            the cached model is reproducible).
+        name: a registered model (see :mod:`tui_recs.models.registry`).
+        params: hyperparameters (the declared defaults filled in).
         store: the artifact cache, or None to build in memory only.
         progress: called with a :class:`Stage` as work advances.
         cancel: checked between stages and ALS iterations; when set, :class:`Cancelled`.
@@ -159,6 +167,7 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
 
     report = progress or (lambda stage: None)
     params = resolved_params(name, params)
+    check_fits(dataset, name, params)
     model = create(name, **params)
     inputs = model_inputs(dataset, name, params)
     _check(cancel)

@@ -25,12 +25,14 @@ from tui_recs.app.config import Config, default_config_path
 from tui_recs.app.help import HelpScreen
 from tui_recs.app.messages import (DataLoaded, EvaluationDone, JobEnded, JobProgressed,
                                    ModelReady, NamesIndexed, describe_error)
-from tui_recs.app.state import VIEWS, History, Job, model_title
+from tui_recs.app.state import VIEWS, History, Job, model_title, startup_models
 from tui_recs.app.views.artists import ArtistsScreen
 from tui_recs.app.views.compare import CompareScreen
 from tui_recs.app.views.listeners import ListenersScreen
 from tui_recs.app.views.loading import LoadingScreen
 from tui_recs.app.views.models import ModelsScreen
+from tui_recs.evaluation import BASELINE
+from tui_recs.models import registry
 
 if TYPE_CHECKING:
     from tui_recs.cache import ArtifactStore
@@ -38,9 +40,6 @@ if TYPE_CHECKING:
     from tui_recs.pipeline import ReadyModel
     from tui_recs.search import IdIndex, NameIndex
 
-#: Models trained (or loaded from the cache) at start, cheapest first; the first factor model
-#: in this order that is ready stands in for one still training.
-STARTUP_MODELS = ("popularity", "lsa", "als")
 EVALUATION_K = 10
 #: Seconds between the start-up models settling and completing the name index.
 PREPARE_DELAY = 1.0
@@ -90,13 +89,13 @@ class TuiRecsApp(App[int]):
         *(Binding(str(number), f"view('{view}')", title, id=f"view.{view}", show=False)
           for number, (view, title) in enumerate(VIEWS.items(), start=1)),
         # Not in the footer: the bar at the top shows the model in use and this key.
-        Binding("m", "toggle_model", "ALS/LSA", id="app.toggle-model", show=False),
+        Binding("m", "cycle_model", "Next model", id="app.toggle-model", show=False),
         Binding("f1,question_mark", "help", "Help", id="app.help", key_display="F1"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
     #: The model the views answer with (when it is ready).
-    preferred: reactive[str] = reactive("als")
+    preferred: reactive[str] = reactive(registry.default_name)
     #: Bumped whenever a model is added or replaced; the views re-query on change.
     models_version: reactive[int] = reactive(0)
     #: Bumped whenever a job starts, reports progress or ends; progress widgets follow it.
@@ -158,7 +157,7 @@ class TuiRecsApp(App[int]):
         #: The Listeners view shows a new listener made of ``picks`` rather than ``listener``.
         self.new_listener = False
         self.picks: list[int] = []
-        self.compare_pair = ["als", "lsa"]
+        self.compare_pair = registry.names()[:2]
         self.compare_subject = "artist"
 
     # ---------------------------------------------------------------------------- start-up
@@ -199,10 +198,9 @@ class TuiRecsApp(App[int]):
 
     def _to_train(self, dataset: "Dataset", store: "ArtifactStore | None") -> list[str]:
         """The start-up models that take a while: heavy ones the cache lacks."""
-        from tui_recs.isolated import HEAVY_MODELS
         from tui_recs.pipeline import is_cached
 
-        return [name for name in STARTUP_MODELS if name in HEAVY_MODELS and (
+        return [name for name in startup_models() if registry.model_class(name).trains_in_child and (
             store is None or not is_cached(dataset, name, self.model_params.get(name), store))]
 
     @property
@@ -262,7 +260,7 @@ class TuiRecsApp(App[int]):
         them and with drawing their first answers (at 360K it doubled a 0.13 s layout)."""
         names = self.names
         if names is None or names is self._prepared_names or any(
-                self.jobs[key].running for key in STARTUP_MODELS if key in self.jobs):
+                self.jobs[key].running for key in startup_models() if key in self.jobs):
             return
         self._prepared_names = names
         _freeze_heap()
@@ -282,7 +280,7 @@ class TuiRecsApp(App[int]):
         dataset = message.dataset
         message.job.finish("done", self.clock(), f"{dataset.n_users:,} listeners × "
                                                  f"{dataset.n_items:,} artists, {dataset.nnz:,} plays")
-        for name in STARTUP_MODELS:
+        for name in startup_models():
             self.train(name, quick=name not in message.to_train)
         self.jobs_version += 1
         self.models_version += 1  # the views draw the new data
@@ -325,15 +323,12 @@ class TuiRecsApp(App[int]):
 
     @work(thread=True, group="train", exit_on_error=False)
     def _train_worker(self, job: Job) -> None:
-        import inspect
-
         from tui_recs.isolated import get_model_isolated
-        from tui_recs.models.registry import model_class
         from tui_recs.pipeline import Cancelled
 
         try:
             params = dict(job.params)
-            if "calculate_loss_every" in inspect.signature(model_class(job.key).__init__).parameters:
+            if registry.model_class(job.key).capabilities.loss:
                 params.setdefault("calculate_loss_every", 1)  # the loss is shown per iteration
             ready = get_model_isolated(
                 self.dataset, job.key, params, store=self.store, cancel=job.cancel,
@@ -410,7 +405,7 @@ class TuiRecsApp(App[int]):
         job = self.jobs.get(name)
         if job is not None and job.running and job.quick:
             return None, why
-        for other in (*reversed(STARTUP_MODELS), *self.models):
+        for other in (*reversed(startup_models()), *self.models):
             if other in self.models:
                 return self.models[other], f"{why}: showing {model_title(other)}"
         return None, why
@@ -429,11 +424,12 @@ class TuiRecsApp(App[int]):
         if current is not None and current.running:
             self.notify("The evaluation is already running")
             return
-        names = [name for name in ("als", "lsa") if name in self.models or name in self.jobs]
+        names = [name for name in registry.names() if name != BASELINE.name and (
+            name in self.models or name in self.jobs)]
         params = {name: self.model_params.get(name, {}) for name in names}
         job = Job("evaluate", "evaluation", self.clock(), params=params,
-                  message=f"refitting {', '.join(model_title(n) for n in names)} and popularity "
-                          f"on 80% of each listener's plays…")
+                  message=f"refitting {', '.join(model_title(n) for n in names)} and "
+                          f"{BASELINE.title} on 80% of each listener's plays…")
         self.jobs["evaluate"] = job
         self.jobs_version += 1
         self._evaluate_worker(job)
@@ -463,7 +459,7 @@ class TuiRecsApp(App[int]):
 
     # ----------------------------------------------------------------------- navigation
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("view", "toggle_model"):
+        if action in ("view", "cycle_model"):
             return self.dataset is not None and self.current_mode != "loading"
         return True
 
@@ -477,8 +473,11 @@ class TuiRecsApp(App[int]):
     def action_view(self, view: str) -> None:
         self.switch_mode(view)
 
-    def action_toggle_model(self) -> None:
-        self.use_model("lsa" if self.preferred == "als" else "als")
+    def action_cycle_model(self) -> None:
+        """Answer with the next registered model (after the last, the first again)."""
+        names = registry.names()
+        following = names.index(self.preferred) + 1 if self.preferred in names else 0
+        self.use_model(names[following % len(names)])
 
     def use_model(self, name: str) -> None:
         """Answer with model ``name`` from now on (a stand-in is shown until it is ready)."""

@@ -56,7 +56,7 @@ class ViewBar(Horizontal):
 
     def _show_model(self) -> None:
         self.query_one("#view-model", Static).update(
-            f"[@click=app.toggle_model]model [b]{model_title(self.app.preferred)}[/b] (m)[/]")
+            f"[@click=app.cycle_model]model [b]{model_title(self.app.preferred)}[/b] (m)[/]")
 
 
 class StatusLine(Static):
