@@ -120,7 +120,9 @@ def _allowed(declared: list[tuple[type["Recommender"], "Param"]]) -> str:
     return " or ".join(f"{param.allowed} ({model.name})" for model, param in declared)
 
 
-def _add_model_options(parser: argparse.ArgumentParser, multiple: bool = False) -> None:
+def _add_model_options(parser: argparse.ArgumentParser, multiple: bool = False,
+                       hyperparameters: bool = True) -> None:
+    """--model (or --models) and, with ``hyperparameters``, a flag per declared parameter."""
     group = parser.add_argument_group("model")
     names = registry.names()
     if multiple:
@@ -130,7 +132,7 @@ def _add_model_options(parser: argparse.ArgumentParser, multiple: bool = False) 
     else:
         group.add_argument("--model", default=registry.default_name(), type=_model_name,
                            help=f"one of {', '.join(names)} (default {registry.default_name()})")
-    for flag, declared in model_flags().items():
+    for flag, declared in (model_flags() if hyperparameters else {}).items():
         group.add_argument(flag, type=_flag_type(flag, declared),
                            help=_flag_help(declared))
 
@@ -182,7 +184,11 @@ def _seed(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser; the hyperparameter flags only for the command named in ``argv`` (they are
+    read from the model declarations, and importing those loads numpy: ``--help``, usage
+    errors and the app's start stay free of it)."""
+    running = next((word for word in argv if word in COMMANDS), None)
     parser = _Parser(prog="tui-recs", description=(__doc__ or "").splitlines()[0].rstrip("."))
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.add_argument("--no-mouse", action="store_true", help="(UI) leave the mouse to the terminal")
@@ -193,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text)
         _add_data_options(sub, defaults=False)
         if model:
-            _add_model_options(sub, multiple=model == "many")
+            _add_model_options(sub, multiple=model == "many", hyperparameters=name == running)
         sub.add_argument("--json", action="store_true", help="one JSON document on stdout")
         return sub
 
@@ -690,7 +696,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.showwarning = lambda message, *rest: print(f"tui-recs: warning: {message}",
                                                         file=sys.stderr)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv).parse_args(argv)
         if args.command is None:
             return _run_app(args)
         session = Session(args)

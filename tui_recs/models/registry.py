@@ -3,32 +3,44 @@ evaluation read (none of them names a model).
 
 A model is one module whose Recommender subclass declares itself (name, title, ``PARAMS``,
 capabilities, ``trains_in_child``; see :class:`tui_recs.models.base.Recommender`), plus one
-:func:`register` call: a line of ``BUILT_IN`` here for the models that ship with tui-recs.
+registration line: an entry of ``BUILT_IN`` here for the models that ship with tui-recs, or
+a :func:`register` call. Entries are "module:Class" and imported on first use: the model
+modules load numpy, which the command line must not do before it has parsed its arguments
+(and the app before it has capped the BLAS threads).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from tui_recs.errors import ModelError
-from tui_recs.models.als import ALS
-from tui_recs.models.base import Recommender
-from tui_recs.models.lsa import LSA
-from tui_recs.models.popularity import Popularity
+
+if TYPE_CHECKING:
+    from tui_recs.models.base import Recommender
 
 #: The models that ship with tui-recs, in the order front ends list them (the default first).
-BUILT_IN: tuple[type[Recommender], ...] = (ALS, LSA, Popularity)
+BUILT_IN = {
+    "als": "tui_recs.models.als:ALS",
+    "lsa": "tui_recs.models.lsa:LSA",
+    "popularity": "tui_recs.models.popularity:Popularity",
+}
 
-_models: dict[str, type[Recommender]] = {}
+#: name -> the class, or where to import it from.
+_models: dict[str, "str | type[Recommender]"] = dict(BUILT_IN)
 
 
-def register(model: type[Recommender]) -> type[Recommender]:
-    """Make ``model`` known by its ``name`` (listed after those registered before it);
-    returns it, so that it can decorate the class."""
-    if model.name in _models and _models[model.name] is not model:
-        raise ModelError(f"a model named {model.name!r} is registered already")
-    _models[model.name] = model
-    return model
+def register(model: "type[Recommender] | str", name: str | None = None) -> None:
+    """Make a model known by its name, listed after those registered before it: a class, or
+    "module:Class" with its ``name`` (imported on first use)."""
+    if isinstance(model, str):
+        if name is None:
+            raise ModelError(f"registering {model!r} needs the model's name")
+    else:
+        name = model.name
+    if name in _models and _models[name] != model:
+        raise ModelError(f"a model named {name!r} is registered already")
+    _models[name] = model
 
 
 def unregister(name: str) -> None:
@@ -37,7 +49,7 @@ def unregister(name: str) -> None:
 
 
 def names() -> list[str]:
-    """Every registered model's name, in registration order."""
+    """Every registered model's name, in registration order (nothing is imported)."""
     return list(_models)
 
 
@@ -46,24 +58,23 @@ def default_name() -> str:
     return next(iter(_models))
 
 
-def model_class(name: str) -> type[Recommender]:
+def model_class(name: str) -> "type[Recommender]":
     """The Recommender class registered as ``name``."""
     try:
-        return _models[name]
+        entry = _models[name]
     except KeyError:
         raise ModelError(f"unknown model {name!r}: choose from {', '.join(_models)}") from None
+    if isinstance(entry, str):
+        module, cls = entry.split(":")
+        entry = _models[name] = getattr(import_module(module), cls)
+    return entry
 
 
 def title(name: str) -> str:
     """How model ``name`` is named on screen ("als" -> "ALS"; an unknown name as is)."""
-    model = _models.get(name)
-    return model.title if model is not None else name
+    return model_class(name).title if name in _models else name
 
 
-def create(name: str, **params: Any) -> Recommender:
+def create(name: str, **params: Any) -> "Recommender":
     """A new, unfitted model; an unknown or invalid hyperparameter is a ModelError naming it."""
     return model_class(name)(**params)
-
-
-for _model in BUILT_IN:
-    register(_model)
