@@ -21,8 +21,11 @@ from tui_recs.models import registry
 from tui_recs.models.params import MAX_SEED, ParameterError, resolve
 
 if TYPE_CHECKING:
+    from tui_recs.data.dataset import Dataset
     from tui_recs.models.base import Recommender
     from tui_recs.models.params import Param
+    from tui_recs.pipeline import ReadyModel
+    from tui_recs.session import Session
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -94,7 +97,7 @@ def _flag_type(flag: str, declared: list[tuple[type["Recommender"], "Param"]]
                ) -> Callable[[str], Any]:
     """argparse's type for a hyperparameter flag: the text as the declared type, and for
     numbers finite (whichever model takes it). Ranges, which differ between models, are
-    checked once the model is known (:meth:`Session.params`)."""
+    checked once the model is known (:meth:`Command.params`)."""
     kind = declared[0][1].kind
 
     def parse(text: str) -> Any:
@@ -258,51 +261,36 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------------------- shared work
-class Session:
-    """What one command works on: the dataset, the cache, progress output."""
+class Command:
+    """One command: its arguments, the headless session it asks (built on first use), and
+    how it shows progress."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self._dataset = None
-        self._names = None
+        self._session: Session | None = None
 
     @property
-    def store(self):
-        if getattr(self.args, "no_cache", False):
-            return None
-        from tui_recs.cache import ArtifactStore, resolve_cache_dir
+    def session(self) -> "Session":
+        """The core session for --data, --format, --cache-dir and --no-cache."""
+        if self._session is None:
+            from tui_recs.session import Session  # loads the cache code: not to parse args
 
-        return ArtifactStore(resolve_cache_dir(self.args.cache_dir))
+            self._session = Session(self.args.data, format=self.args.format,
+                                    cache_dir=self.args.cache_dir,
+                                    use_cache=not getattr(self.args, "no_cache", False))
+        return self._session
 
     @property
-    def dataset(self):
-        if self._dataset is None:
-            from tui_recs.data.store import open_dataset
-
-            with _progress_line("loading data"):
-                self._dataset = open_dataset(self.args.data, format=self.args.format,
-                                             cache_dir=self.args.cache_dir,
-                                             use_cache=not self.args.no_cache)
-        return self._dataset
+    def dataset(self) -> "Dataset":
+        """The dataset, with a progress line while it loads."""
+        with _progress_line("loading data"):
+            return self.session.dataset
 
     def artist(self, text: str) -> int:
-        """The artist position a loosely typed name refers to (errors list candidates)."""
-        return self._indexes()[0].resolve(text)
+        return self.session.artist(text)
 
     def user(self, text: str) -> int:
-        """The listener row of a dataset id (an unknown id suggests a few real ones)."""
-        row = self.dataset.user_index.get(text.strip())
-        if row is None:
-            row = self._indexes()[1].resolve(text, self.dataset.source)
-        return row
-
-    def _indexes(self):
-        """The artist-name and listener-id indexes (through the cache)."""
-        if self._names is None:
-            from tui_recs.search import name_indexes
-
-            self._names = name_indexes(self.dataset, self.store)
-        return self._names
+        return self.session.user(text)
 
     def params(self, name: str) -> dict[str, Any]:
         """Hyperparameters given on the command line that model ``name`` declares, checked
@@ -328,12 +316,11 @@ class Session:
             if name is not None:
                 self.params(name)
 
-    def model(self, name: str, build_index: bool | None = None):
-        from tui_recs.pipeline import get_model
-
+    def model(self, name: str, build_index: bool | None = None) -> "ReadyModel":
+        """Model ``name`` with the command line's hyperparameters, a progress bar meanwhile."""
         with _StageProgress() as progress:
-            return get_model(self.dataset, name, self.params(name), store=self.store,
-                             progress=progress, build_index=build_index)
+            return self.session.model(name, progress=progress, build_index=build_index,
+                                      **self.params(name))
 
     def artist_row(self, item: int, rank: int | None = None, score: float | None = None) -> dict:
         dataset = self.dataset
@@ -418,9 +405,9 @@ def _console():
 
 
 # -------------------------------------------------------------------------------- commands
-def _cmd_info(session: Session) -> int:
-    summary = session.dataset.summary(top=session.args.top)
-    if session.args.json:
+def _cmd_info(command: Command) -> int:
+    summary = command.dataset.summary(top=command.args.top)
+    if command.args.json:
         _print_json(summary)
         return EXIT_OK
     console = _console()
@@ -439,18 +426,17 @@ def _cmd_info(session: Session) -> int:
     return EXIT_OK
 
 
-def _cmd_related(session: Session) -> int:
-    args = session.args
-    item = session.artist(args.artist)
-    ready = session.model(args.model)
-    ids, scores = ready.similar(item, args.n, exact=args.exact)
-    mode = "exact" if args.exact else ready.similar_mode
-    rows = [session.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
+def _cmd_related(command: Command) -> int:
+    args = command.args
+    item = command.artist(args.artist)
+    ids, scores, mode = command.session.related(command.model(args.model), item, args.n,
+                                                args.exact)
+    rows = [command.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
     if args.json:
-        _print_json({"query": session.artist_row(item), "model": args.model, "mode": mode,
+        _print_json({"query": command.artist_row(item), "model": args.model, "mode": mode,
                      "results": rows})
         return EXIT_OK
-    _console().print(_table(f"artists related to {session.dataset.item_names[item]} "
+    _console().print(_table(f"artists related to {command.dataset.item_names[item]} "
                             f"({args.model}, {mode})",
                             (("rank", "right"), ("artist", "left"), ("similarity", "right"),
                              ("listeners", "right")),
@@ -459,35 +445,31 @@ def _cmd_related(session: Session) -> int:
     return EXIT_OK
 
 
-def _cmd_recommend(session: Session) -> int:
-    args = session.args
+def _cmd_recommend(command: Command) -> int:
+    args = command.args
     if (args.user is None) == (not args.like):
         raise UsageError("tui-recs recommend: give a listener USER or --like ARTIST (one of them)")
     if args.like:
         if args.explain:
             raise UsageError("tui-recs recommend: --explain needs a listener USER, not --like")
-        return _recommend_new_listener(session)
-    user = session.user(args.user)
-    ready = session.model(args.model)
+        return _recommend_new_listener(command)
+    user = command.user(args.user)
+    ready = command.model(args.model)
     if args.explain and not ready.model.capabilities.explain:
         explaining = [name for name in registry.names()
                       if registry.model_class(name).capabilities.explain]
         raise UsageError(f"tui-recs: --explain needs a model that can explain "
                          f"({', '.join(explaining)}), not {args.model}")
-    ids, scores = ready.recommend(user, args.n, exact=args.exact)
-    rows = [session.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
+    ids, scores, mode = command.session.recommend(ready, user, args.n, args.exact)
+    rows = [command.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
     if args.explain:
         for row, item in zip(rows, ids.tolist()):
-            because, contributions, _ = ready.model.explain(user, item, session.dataset.user_items, n=3)
-            row["because"] = [{"artist": str(session.dataset.item_names[j]),
+            because, contributions, _ = ready.model.explain(user, item, command.dataset.user_items, n=3)
+            row["because"] = [{"artist": str(command.dataset.item_names[j]),
                                "contribution": round(float(c), 6)}
                               for j, c in zip(because, contributions)]
-    dataset = session.dataset
-    heard = dataset.user_items[user]
-    top = heard.indices[(-heard.data).argsort(kind="stable")[:args.n]]
-    history = [dict(session.artist_row(int(i), rank), plays=float(dataset.user_items[user, i]))
-               for rank, i in enumerate(top, 1)]
-    mode = "exact" if args.exact or ready.recommend_mode is None else ready.recommend_mode.mode
+    history = [dict(command.artist_row(int(item), rank), plays=float(plays)) for rank, (item, plays)
+               in enumerate(zip(*command.session.listener_history(user, args.n)), 1)]
     if args.json:
         _print_json({"user": args.user, "model": args.model, "mode": mode,
                      "listened": history, "results": rows})
@@ -507,14 +489,14 @@ def _cmd_recommend(session: Session) -> int:
     return EXIT_OK
 
 
-def _recommend_new_listener(session: Session) -> int:
+def _recommend_new_listener(command: Command) -> int:
     """``recommend --like A --like B``: fold a listener who likes A and B into the model."""
-    args = session.args
-    items = list(dict.fromkeys(session.artist(name) for name in args.like))
-    ready = session.model(args.model)
+    args = command.args
+    items = list(dict.fromkeys(command.artist(name) for name in args.like))
+    ready = command.model(args.model)
     ids, scores = ready.recommend_history(items, args.n)
-    liked = [session.artist_row(item) for item in items]
-    rows = [session.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
+    liked = [command.artist_row(item) for item in items]
+    rows = [command.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
     if args.json:
         _print_json({"liked": liked, "model": args.model, "mode": "exact", "results": rows})
         return EXIT_OK
@@ -525,35 +507,30 @@ def _recommend_new_listener(session: Session) -> int:
     return EXIT_OK
 
 
-def _cmd_compare(session: Session) -> int:
-    from tui_recs.compare import compare_rankings
-
-    args = session.args
+def _cmd_compare(command: Command) -> int:
+    args = command.args
     if (args.artist is None) == (args.user is None):
         raise UsageError("tui-recs compare: give an ARTIST or --user USER (one of them)")
     if len(args.models) != 2:
         raise UsageError(f"tui-recs compare: --models takes two models, got {len(args.models)}")
     left_name, right_name = args.models
     if args.artist is not None:
-        query = session.artist(args.artist)
-        answer = lambda ready: ready.similar(query, args.n)  # noqa: E731
-        subject = {"artist": session.artist_row(query)}
-        title = f"related to {session.dataset.item_names[query]}"
+        query = {"artist": command.artist(args.artist)}
+        subject = {"artist": command.artist_row(query["artist"])}
+        title = f"related to {command.dataset.item_names[query['artist']]}"
     else:
-        query = session.user(args.user)
-        answer = lambda ready: ready.recommend(query, args.n)  # noqa: E731
+        query = {"user": command.user(args.user)}
         subject = {"user": args.user}
         title = f"recommended for {args.user}"
-    (left_ids, left_scores), (right_ids, right_scores) = (answer(session.model(left_name)),
-                                                          answer(session.model(right_name)))
-    comparison = compare_rankings(left_ids, right_ids)
-    names = session.dataset.item_names
+    comparison, (left_ids, left_scores), (right_ids, right_scores) = command.session.compare(
+        command.model(left_name), command.model(right_name), n=args.n, **query)
+    names = command.dataset.item_names
     if args.json:
         _print_json({**subject, "models": [left_name, right_name], "n": args.n,
                      "overlap": comparison.overlap, "rank_correlation": comparison.rank_correlation,
-                     left_name: [session.artist_row(i, r, s) for r, (i, s) in
+                     left_name: [command.artist_row(i, r, s) for r, (i, s) in
                                  enumerate(zip(left_ids, left_scores), 1)],
-                     right_name: [session.artist_row(i, r, s) for r, (i, s) in
+                     right_name: [command.artist_row(i, r, s) for r, (i, s) in
                                   enumerate(zip(right_ids, right_scores), 1)],
                      "rows": [{"artist": str(names[row.item]), f"{left_name}_rank": row.left_rank,
                                f"{right_name}_rank": row.right_rank, "change": row.change}
@@ -576,9 +553,9 @@ def _cmd_compare(session: Session) -> int:
     return EXIT_OK
 
 
-def _cmd_train(session: Session) -> int:
-    args = session.args
-    ready = session.model(args.model, build_index=False if args.no_index else None)
+def _cmd_train(command: Command) -> int:
+    args = command.args
+    ready = command.model(args.model, build_index=False if args.no_index else None)
     info = {"model": args.model, "params": ready.params, "fit_seconds": ready.info.get("fit_seconds"),
             "loss_history": ready.info.get("loss_history", []), "similar_mode": ready.similar_mode,
             "recommend_mode": ready.recommend_mode.mode if ready.recommend_mode else "exact",
@@ -588,7 +565,7 @@ def _cmd_train(session: Session) -> int:
         return EXIT_OK
     console = _console()
     seconds = info["fit_seconds"]
-    console.print(f"[bold]{args.model}[/bold] on {session.dataset.source}: "
+    console.print(f"[bold]{args.model}[/bold] on {command.dataset.source}: "
                   + (f"trained in {seconds:.2f} s" if seconds is not None else "ready"))
     console.print("  " + ", ".join(f"{k}={v}" for k, v in ready.params.items()))
     if info["loss_history"]:
@@ -599,25 +576,16 @@ def _cmd_train(session: Session) -> int:
     return EXIT_OK
 
 
-def _cmd_evaluate(session: Session) -> int:
-    from tui_recs.evaluation import evaluate_models, holdout_split, leave_k_out_split
-    from tui_recs.models.registry import create
-    from tui_recs.pipeline import check_fits
-
-    args = session.args
-    names = args.models
+def _cmd_evaluate(command: Command) -> int:
+    args = command.args
     if args.split_seed is None:
         args.split_seed = args.seed if args.seed is not None else 0
-    matrix = session.dataset.user_items
-    models = {name: create(name, **session.params(name)) for name in names}
-    for name, model in models.items():
-        check_fits(session.dataset, name, model.get_params())
-    if args.split == "holdout":
-        split = holdout_split(matrix, test_fraction=args.test_fraction, seed=args.split_seed)
-    else:
-        split = leave_k_out_split(matrix, k=args.leave_out, seed=args.split_seed)
-    with _progress_line(f"evaluating {', '.join(models)}"):
-        table = evaluate_models(models, split, k=args.k)
+    params = {name: command.params(name) for name in args.models}
+    command.dataset  # loaded under its own progress line
+    with _progress_line(f"evaluating {', '.join(params)}"):
+        table, _ = command.session.evaluate(params, args.k, split=args.split,
+                                            test_fraction=args.test_fraction,
+                                            leave_out=args.leave_out, seed=args.split_seed)
     if args.json:
         _print_json({"k": args.k, "split": args.split, "split_seed": args.split_seed,
                      "rows": table})
@@ -633,23 +601,22 @@ def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def _cmd_demo_data(session: Session) -> int:
+def _cmd_demo_data(command: Command) -> int:
     from tui_recs.data.synthetic import scale_options, write_lastfm360k
 
-    args = session.args
+    args = command.args
     print(write_lastfm360k(args.out_dir, seed=args.seed, **scale_options(args.scale)))
     return EXIT_OK
 
 
-def _cmd_cache(session: Session) -> int:
-    from tui_recs.cache import ArtifactStore, resolve_cache_dir
-
-    args = session.args
-    root = resolve_cache_dir(args.cache_dir)
+def _cmd_cache(command: Command) -> int:
+    args = command.args
+    root, store = command.session.cache_root, command.session.store
+    if store is None:
+        raise UsageError("tui-recs cache: there is no cache with --no-cache")
     if args.action == "path":
         print(root)
         return EXIT_OK
-    store = ArtifactStore(root)
     if args.action == "clear":
         if args.all == (args.key is not None):
             raise UsageError("tui-recs cache clear: give a KEY or --all (one of them)")
@@ -675,7 +642,7 @@ def _short_inputs(inputs: dict) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
-COMMANDS: dict[str, Callable[[Session], int]] = {
+COMMANDS: dict[str, Callable[[Command], int]] = {
     "info": _cmd_info, "related": _cmd_related, "recommend": _cmd_recommend,
     "compare": _cmd_compare, "train": _cmd_train, "evaluate": _cmd_evaluate,
     "demo-data": _cmd_demo_data, "cache": _cmd_cache,
@@ -699,9 +666,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser(argv).parse_args(argv)
         if args.command is None:
             return _run_app(args)
-        session = Session(args)
-        session.check_params()
-        return COMMANDS[args.command](session)
+        command = Command(args)
+        command.check_params()
+        return COMMANDS[args.command](command)
     except ParameterError as error:  # a value that does not fit the data (LSA factors)
         if debug:
             raise

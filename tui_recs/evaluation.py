@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
@@ -203,3 +203,31 @@ def evaluate_models(models: Mapping[str, "Recommender"], split: Split, k: int = 
     if not any(isinstance(model, BASELINE) for model in models.values()):
         rows.append(evaluate(BASELINE(), split, k, users=users))
     return rows
+
+
+def split_plays(user_items: "sp.csr_matrix", split: str = "holdout", test_fraction: float = 0.2,
+                leave_out: int = 1, seed: int = 0) -> Split:
+    """The seeded split named ``split``: "holdout" (``test_fraction`` of each listener's
+    artists) or "leave-k-out" (``leave_out`` artists per listener)."""
+    if split == "holdout":
+        return holdout_split(user_items, test_fraction=test_fraction, seed=seed)
+    if split == "leave-k-out":
+        return leave_k_out_split(user_items, k=leave_out, seed=seed)
+    raise ValueError(f"unknown split {split!r}: use holdout or leave-k-out")
+
+
+def evaluate_registered(params: Mapping[str, Mapping[str, Any]], split: Split, k: int = 10
+                        ) -> list[dict[str, float | str]]:
+    """:func:`evaluate_models` of registered models by name, each with its hyperparameters
+    (``params``: name -> overrides of the declared defaults), checked against the data's
+    shape before anything is fitted (a ParameterError names the first that does not fit)."""
+    from tui_recs.models import registry
+    from tui_recs.models.params import check_fits
+
+    n_users, n_items = split.train.shape
+    models = {}
+    for name, overrides in params.items():
+        model = registry.create(name, **overrides)
+        check_fits(model.PARAMS, model.get_params(), name, n_users, n_items)
+        models[name] = model
+    return evaluate_models(models, split, k=k)

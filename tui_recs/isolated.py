@@ -223,12 +223,14 @@ def get_model_isolated(dataset: "Dataset", name: str, params: dict[str, Any] | N
 
 
 def evaluate_isolated(dataset: "Dataset", params: dict[str, dict[str, Any]], k: int,
-                      seed: int = 0, cancel: "CancelEvent | None" = None
+                      seed: int = 0, cancel: "CancelEvent | None" = None, **split: Any
                       ) -> tuple[list[dict[str, Any]], str]:
     """The evaluation table (rows, split description) of models ``params`` (name ->
-    hyperparameters) on a seeded 80/20 holdout, the popularity baseline included, computed in
-    a child process."""
-    return run_isolated(_evaluate, dataset_reference(dataset), params, k, seed, cancel=cancel)
+    hyperparameters) on a seeded split (``split``: as :func:`tui_recs.evaluation.split_plays`'s
+    options; default an 80/20 holdout), the popularity baseline included, computed in a child
+    process."""
+    return run_isolated(_evaluate, dataset_reference(dataset), params, k, seed, split,
+                        cancel=cancel)
 
 
 def _train(reference: tuple[str, Any], name: str, params: dict[str, Any] | None, cache_dir: str,
@@ -241,12 +243,9 @@ def _train(reference: tuple[str, Any], name: str, params: dict[str, Any] | None,
 
 
 def _evaluate(reference: tuple[str, Any], params: dict[str, dict[str, Any]], k: int, seed: int,
-              progress: "Progress", cancel: "CancelEvent") -> tuple[list[dict[str, Any]], str]:
-    from tui_recs.evaluation import evaluate_models, holdout_split
-    from tui_recs.models.registry import create
-    from tui_recs.pipeline import resolved_params
+              split: dict[str, Any], progress: "Progress", cancel: "CancelEvent"
+              ) -> tuple[list[dict[str, Any]], str]:
+    from tui_recs.evaluation import evaluate_registered, split_plays
 
-    split = holdout_split(open_reference(reference).user_items, test_fraction=0.2, seed=seed)
-    models = {name: create(name, **resolved_params(name, model_params))
-              for name, model_params in params.items()}
-    return evaluate_models(models, split, k=k), split.description
+    chosen = split_plays(open_reference(reference).user_items, seed=seed, **split)
+    return evaluate_registered(params, chosen, k), chosen.description

@@ -31,8 +31,8 @@ from tui_recs.app.views.compare import CompareScreen
 from tui_recs.app.views.listeners import ListenersScreen
 from tui_recs.app.views.loading import LoadingScreen
 from tui_recs.app.views.models import ModelsScreen
-from tui_recs.evaluation import BASELINE
 from tui_recs.models import registry
+from tui_recs.session import Session
 
 if TYPE_CHECKING:
     from tui_recs.cache import ArtifactStore
@@ -142,6 +142,7 @@ class TuiRecsApp(App[int]):
         self.clock = clock
         self.cursor_blink = cursor_blink
         self.rng = random.Random(seed)
+        self.session: Session | None = None
         self.dataset: Dataset | None = None
         self.names: NameIndex | None = None
         #: The name index whose completion has started (see _prepare_names).
@@ -187,14 +188,10 @@ class TuiRecsApp(App[int]):
             self.notify(f"Could not save the theme to {self.config_path}: {error}",
                         severity="warning")
 
-    def _open_dataset(self) -> "Dataset":
-        from tui_recs.data.store import open_dataset
-
-        return open_dataset(self.data_path, format=self.data_format, cache_dir=self.cache_dir,
-                            use_cache=self.use_cache, **self._demo_options())
-
-    def _demo_options(self) -> dict[str, Any]:
-        return self.demo_options if self.data_path is None else {}
+    def _new_session(self) -> Session:
+        """A session over the current source (the cache root is resolved once, here)."""
+        return Session(self.data_path, self.data_format, self.cache_dir, self.use_cache,
+                       demo_options=self.demo_options, dataset_factory=self.dataset_factory)
 
     def _to_train(self, dataset: "Dataset", store: "ArtifactStore | None") -> list[str]:
         """The start-up models that take a while: heavy ones the cache lacks."""
@@ -223,25 +220,19 @@ class TuiRecsApp(App[int]):
     @work(thread=True, group="data", exit_on_error=False)
     def _load_worker(self, job: Job) -> None:
         try:
-            from tui_recs.search import name_indexes
-
-            dataset = (self.dataset_factory or self._open_dataset)()
-            store = None
-            if self.use_cache:
-                from tui_recs.cache import ArtifactStore, resolve_cache_dir
-
-                store = ArtifactStore(resolve_cache_dir(self.cache_dir))
+            session = self._new_session()
+            dataset = session.dataset
             first_artist = int(dataset.top_items(1)[0]) if dataset.n_items else None
-            to_train = self._to_train(dataset, store)
+            to_train = self._to_train(dataset, session.store)
         except Exception as error:  # every failure becomes a message on screen, never a crash
             self.post_message(JobEnded(job, "failed", describe_error(error)))
             return
         # The models start loading (or training) while the names are indexed.
-        loaded = DataLoaded(job, dataset, store, first_artist, to_train)
+        loaded = DataLoaded(job, session, first_artist, to_train)
         self.post_message(loaded)
         loaded.shown.wait(SHOWN_TIMEOUT)
         try:
-            names, listener_ids = name_indexes(dataset, store)
+            names, listener_ids = session.indexes()
         except Exception as error:  # the data is there: the rest of the app still works
             self.call_from_thread(self.notify, describe_error(error), severity="error",
                                   title="Artist search is unavailable", timeout=10)
@@ -272,12 +263,13 @@ class TuiRecsApp(App[int]):
 
     def on_data_loaded(self, message: DataLoaded) -> None:
         _freeze_heap()
-        self.dataset, self.store = message.dataset, message.store
+        self.session = message.session
+        self.dataset, self.store = message.session.dataset, message.session.store
         self.names = self.listener_ids = None
         self.history = History()
         if message.first_artist is not None:
             self.history.visit(message.first_artist)
-        dataset = message.dataset
+        dataset = message.session.dataset
         message.job.finish("done", self.clock(), f"{dataset.n_users:,} listeners × "
                                                  f"{dataset.n_items:,} artists, {dataset.nnz:,} plays")
         for name in startup_models():
@@ -323,16 +315,15 @@ class TuiRecsApp(App[int]):
 
     @work(thread=True, group="train", exit_on_error=False)
     def _train_worker(self, job: Job) -> None:
-        from tui_recs.isolated import get_model_isolated
         from tui_recs.pipeline import Cancelled
 
         try:
             params = dict(job.params)
             if registry.model_class(job.key).capabilities.loss:
                 params.setdefault("calculate_loss_every", 1)  # the loss is shown per iteration
-            ready = get_model_isolated(
-                self.dataset, job.key, params, store=self.store, cancel=job.cancel,
-                progress=lambda stage: self.post_message(JobProgressed(job, stage)))
+            ready = self.session.model(
+                job.key, isolated=True, cancel=job.cancel,
+                progress=lambda stage: self.post_message(JobProgressed(job, stage)), **params)
         except Cancelled:
             self.post_message(JobEnded(job, "cancelled"))
         except Exception as error:
@@ -424,6 +415,8 @@ class TuiRecsApp(App[int]):
         if current is not None and current.running:
             self.notify("The evaluation is already running")
             return
+        from tui_recs.evaluation import BASELINE  # loads numpy: not before the first paint
+
         names = [name for name in registry.names() if name != BASELINE.name and (
             name in self.models or name in self.jobs)]
         params = {name: self.model_params.get(name, {}) for name in names}
@@ -436,12 +429,11 @@ class TuiRecsApp(App[int]):
 
     @work(thread=True, group="evaluate", exit_on_error=False)
     def _evaluate_worker(self, job: Job) -> None:
-        from tui_recs.isolated import evaluate_isolated
         from tui_recs.pipeline import Cancelled
 
         try:
-            rows, description = evaluate_isolated(self.dataset, job.params, EVALUATION_K,
-                                                  cancel=job.cancel)
+            rows, description = self.session.evaluate(job.params, EVALUATION_K, isolated=True,
+                                                      cancel=job.cancel)
         except Cancelled:
             self.post_message(JobEnded(job, "cancelled"))
         except Exception as error:
