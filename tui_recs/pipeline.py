@@ -7,18 +7,24 @@ callback and honours a cancel event between (and, for ALS, within) stages.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import numpy as np
 
 from tui_recs.errors import TuiRecsError
+from tui_recs.index import (INDEX_FORMAT_VERSION, MIN_ITEMS_FOR_INDEX, FactorIndex,
+                            RecommendMode, SimilarIndex, build_similar_index,
+                            choose_recommend_mode, load_similar_index, save_similar_index)
+from tui_recs.models import registry
+from tui_recs.models.base import FactorModel, history_row
+from tui_recs.models.params import check_fits as check_shape
+from tui_recs.models.params import key_params, resolve
 
 if TYPE_CHECKING:
     from tui_recs.cache import ArtifactStore
     from tui_recs.data.dataset import Dataset
-    from tui_recs.index import FactorIndex, RecommendMode, SimilarIndex
     from tui_recs.models.base import Recommender
 
 #: Bump when the stored layout of models or indexes changes.
@@ -56,9 +62,9 @@ class ReadyModel:
     dataset: "Dataset"
     params: dict[str, Any]
     info: dict[str, Any] = field(default_factory=dict)
-    similar_index: "SimilarIndex | None" = None
-    recommend_index: "FactorIndex | None" = None
-    recommend_mode: "RecommendMode | None" = None
+    similar_index: SimilarIndex | None = None
+    recommend_index: FactorIndex | None = None
+    recommend_mode: RecommendMode | None = None
 
     @property
     def similar_mode(self) -> str:
@@ -68,8 +74,6 @@ class ReadyModel:
     def describe_similar(self) -> str:
         """One line: how related artists are found, with the index's measured recall."""
         if self.similar_index is None:
-            from tui_recs.index import MIN_ITEMS_FOR_INDEX
-
             return (f"exact search ({self.dataset.n_items:,} artists; an index is built from "
                     f"{MIN_ITEMS_FOR_INDEX:,})")
         return self.similar_index.stats.describe()
@@ -101,8 +105,6 @@ class ReadyModel:
         artist positions ``items`` (``plays`` each; default the dataset's typical plays per
         artist). ALS folds the listener in exactly, LSA projects them; always exact scoring,
         the picked artists left out."""
-        from tui_recs.models.base import history_row
-
         if plays is None:
             plays = [self.dataset.typical_plays] * len(items)
         if len(plays) != len(items):
@@ -114,29 +116,21 @@ class ReadyModel:
 def model_inputs(dataset: "Dataset", name: str, params: dict[str, Any]) -> dict[str, Any]:
     """Everything that determines a trained model: the cache key's inputs (the parameters
     declared as changing the model, not those of speed or reporting)."""
-    from tui_recs.models.params import key_params
-    from tui_recs.models.registry import model_class
-
     return {"dataset": dataset.fingerprint, "model": name, "version": MODEL_FORMAT_VERSION,
-            "params": key_params(model_class(name).PARAMS, params)}
+            "params": key_params(registry.model_class(name).PARAMS, params)}
 
 
 def resolved_params(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
     """Every hyperparameter of model ``name``: ``params`` over the declared defaults, checked
     (a ParameterError names a bad one)."""
-    from tui_recs.models.params import resolve
-    from tui_recs.models.registry import model_class
-
-    return resolve(model_class(name).PARAMS, params or {}, name)
+    return resolve(registry.model_class(name).PARAMS, params or {}, name)
 
 
 def check_fits(dataset: "Dataset", name: str, params: dict[str, Any]) -> None:
     """A ParameterError when ``params`` cannot work on ``dataset``'s shape (LSA factors at
     least the smaller side), before any training."""
-    from tui_recs.models.params import check_fits as check
-    from tui_recs.models.registry import model_class
-
-    check(model_class(name).PARAMS, params, name, dataset.n_users, dataset.n_items)
+    check_shape(registry.model_class(name).PARAMS, params, name, dataset.n_users,
+                dataset.n_items)
 
 
 def is_cached(dataset: "Dataset", name: str, params: dict[str, Any] | None,
@@ -161,14 +155,10 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
         build_index: force (True) or skip (False) the Annoy indexes; default: build them
             when the catalogue has at least ``MIN_ITEMS_FOR_INDEX`` artists.
     """
-    from tui_recs.index import MIN_ITEMS_FOR_INDEX
-    from tui_recs.models.base import FactorModel
-    from tui_recs.models.registry import create, model_class
-
     report = progress or (lambda stage: None)
     params = resolved_params(name, params)
     check_fits(dataset, name, params)
-    model = create(name, **params)
+    model = registry.create(name, **params)
     inputs = model_inputs(dataset, name, params)
     _check(cancel)
 
@@ -208,7 +198,7 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
 
         def load(directory: Path):
             arrays = {path.stem: np.load(path, mmap_mode="r") for path in directory.glob("*.npy")}
-            return model_class(name).from_arrays(params, arrays)
+            return registry.model_class(name).from_arrays(params, arrays)
 
         report(Stage("fit", 0.0, f"looking for a cached {name} model"))
         fitted = store.get_or_create("model", inputs, build=build, load=load)
@@ -228,12 +218,6 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
 def _attach_indexes(ready: ReadyModel, inputs: dict[str, Any], store: "ArtifactStore | None",
                     report: Progress) -> None:
     """Build (or load) the related-artists index and decide how recommendations are served."""
-    from dataclasses import asdict
-
-    from tui_recs.index import (INDEX_FORMAT_VERSION, FactorIndex, RecommendMode,
-                                build_similar_index, choose_recommend_mode, load_similar_index,
-                                save_similar_index)
-
     model = ready.model
     normalized = model.normalized_item_factors
     item_factors = np.asarray(model.item_factors)
