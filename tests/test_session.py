@@ -46,3 +46,36 @@ def test_evaluation_in_a_child_process_gives_the_same_table(cache_root, small_pl
     timing = ("fit_seconds", "query_ms")
     assert ([{k: v for k, v in row.items() if k not in timing} for row in here]
             == [{k: v for k, v in row.items() if k not in timing} for row in there])
+
+
+def test_a_model_trained_by_another_engine_is_cached_and_answers_alike(cache_root,
+                                                                        small_plays_csv,
+                                                                        monkeypatch):
+    """An engine returns the arrays from_arrays loads: a model trained elsewhere is stored
+    under a key of its own (the engine is part of it) and queried like a local one."""
+    from tui_recs.models import engine as engines
+    from tui_recs.models import registry
+    from tui_recs.pipeline import model_inputs
+
+    class Elsewhere(engines.Engine):
+        name, title = "elsewhere", "a test engine"
+        calls = 0
+
+        def train(self, model, user_items, callback=None):
+            Elsewhere.calls += 1  # what a remote engine would compute, from a copy
+            twin = registry.create(model.name, **model.get_params())
+            return {key: np.array(value) for key, value in
+                    twin.fit(user_items.copy(), callback=callback).to_arrays().items()}
+
+    monkeypatch.setitem(engines.ENGINES, "elsewhere", Elsewhere())
+    session = Session(small_plays_csv)
+    local = session.model("lsa", factors=4)
+    remote = session.model("lsa", factors=4, engine="elsewhere")
+    assert (remote.engine, local.engine) == ("elsewhere", "local") and Elsewhere.calls == 1
+    keys = {session.store.lookup("model", model_inputs(session.dataset, "lsa", ready.params,
+                                                       ready.engine)).key
+            for ready in (local, remote)}
+    assert len(keys) == 2
+    assert remote.similar(0, 5)[0].tolist() == local.similar(0, 5)[0].tolist()
+    assert session.model("lsa", factors=4, engine="elsewhere").engine == "elsewhere"
+    assert Elsewhere.calls == 1  # the second time from the cache

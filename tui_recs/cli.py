@@ -556,7 +556,8 @@ def _cmd_compare(command: Command) -> int:
 def _cmd_train(command: Command) -> int:
     args = command.args
     ready = command.model(args.model, build_index=False if args.no_index else None)
-    info = {"model": args.model, "params": ready.params, "fit_seconds": ready.info.get("fit_seconds"),
+    info = {"model": args.model, "engine": ready.engine, "params": ready.params,
+            "fit_seconds": ready.info.get("fit_seconds"),
             "loss_history": ready.info.get("loss_history", []), "similar_mode": ready.similar_mode,
             "recommend_mode": ready.recommend_mode.mode if ready.recommend_mode else "exact",
             "index": ready.info.get("index")}
@@ -566,7 +567,8 @@ def _cmd_train(command: Command) -> int:
     console = _console()
     seconds = info["fit_seconds"]
     console.print(f"[bold]{args.model}[/bold] on {command.dataset.source}: "
-                  + (f"trained in {seconds:.2f} s" if seconds is not None else "ready"))
+                  + (f"trained in {seconds:.2f} s" if seconds is not None else "ready")
+                  + f" (engine {ready.engine})")
     console.print("  " + ", ".join(f"{k}={v}" for k, v in ready.params.items()))
     if info["loss_history"]:
         console.print("  loss: " + " → ".join(f"{loss:.4g}" for loss in info["loss_history"]))

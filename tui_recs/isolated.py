@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, TypeVar
 
 from tui_recs.errors import TuiRecsError
+from tui_recs.models.engine import DEFAULT_ENGINE
 
 if TYPE_CHECKING:
     from tui_recs.cache import ArtifactStore
@@ -208,7 +209,8 @@ def _last_line(log: IO[bytes]) -> str:
 # ------------------------------------------------------------------------- what callers use
 def get_model_isolated(dataset: "Dataset", name: str, params: dict[str, Any] | None, *,
                        store: "ArtifactStore | None", progress: "Progress | None" = None,
-                       cancel: "CancelEvent | None" = None) -> "ReadyModel":
+                       cancel: "CancelEvent | None" = None, engine: str = DEFAULT_ENGINE
+                       ) -> "ReadyModel":
     """:func:`tui_recs.pipeline.get_model`, but a model that must be trained is trained (and
     indexed, and stored) in a child process, then loaded from ``store`` here. Cheap models,
     cache hits and runs without a cache stay in this process."""
@@ -216,10 +218,11 @@ def get_model_isolated(dataset: "Dataset", name: str, params: dict[str, Any] | N
     from tui_recs.pipeline import get_model, is_cached
 
     if store is not None and model_class(name).trains_in_child and not is_cached(
-            dataset, name, params, store):
-        run_isolated(_train, dataset_reference(dataset), name, params, str(store.root),
+            dataset, name, params, store, engine):
+        run_isolated(_train, dataset_reference(dataset), name, params, str(store.root), engine,
                      progress=progress, cancel=cancel)
-    return get_model(dataset, name, params, store=store, progress=progress, cancel=cancel)
+    return get_model(dataset, name, params, store=store, progress=progress, cancel=cancel,
+                     engine=engine)
 
 
 def evaluate_isolated(dataset: "Dataset", params: dict[str, dict[str, Any]], k: int,
@@ -234,12 +237,12 @@ def evaluate_isolated(dataset: "Dataset", params: dict[str, dict[str, Any]], k: 
 
 
 def _train(reference: tuple[str, Any], name: str, params: dict[str, Any] | None, cache_dir: str,
-           progress: "Progress", cancel: "CancelEvent") -> None:
+           engine: str, progress: "Progress", cancel: "CancelEvent") -> None:
     from tui_recs.cache import ArtifactStore
     from tui_recs.pipeline import get_model
 
     get_model(open_reference(reference), name, params, store=ArtifactStore(Path(cache_dir)),
-              progress=progress, cancel=cancel)
+              progress=progress, cancel=cancel, engine=engine)
 
 
 def _evaluate(reference: tuple[str, Any], params: dict[str, dict[str, Any]], k: int, seed: int,

@@ -19,6 +19,8 @@ from tui_recs.index import (INDEX_FORMAT_VERSION, MIN_ITEMS_FOR_INDEX, FactorInd
                             choose_recommend_mode, load_similar_index, save_similar_index)
 from tui_recs.models import registry
 from tui_recs.models.base import FactorModel, history_row
+from tui_recs.models.engine import DEFAULT_ENGINE
+from tui_recs.models.engine import engine as engine_named
 from tui_recs.models.params import check_fits as check_shape
 from tui_recs.models.params import key_params, resolve
 
@@ -62,6 +64,8 @@ class ReadyModel:
     dataset: "Dataset"
     params: dict[str, Any]
     info: dict[str, Any] = field(default_factory=dict)
+    #: The engine that trained it (see :mod:`tui_recs.models.engine`).
+    engine: str = DEFAULT_ENGINE
     similar_index: SimilarIndex | None = None
     recommend_index: FactorIndex | None = None
     recommend_mode: RecommendMode | None = None
@@ -113,11 +117,13 @@ class ReadyModel:
         return self.model.recommend_history(row, n)
 
 
-def model_inputs(dataset: "Dataset", name: str, params: dict[str, Any]) -> dict[str, Any]:
+def model_inputs(dataset: "Dataset", name: str, params: dict[str, Any],
+                 engine: str = DEFAULT_ENGINE) -> dict[str, Any]:
     """Everything that determines a trained model: the cache key's inputs (the parameters
-    declared as changing the model, not those of speed or reporting)."""
+    declared as changing the model, not those of speed or reporting; the engine that
+    trains it)."""
     return {"dataset": dataset.fingerprint, "model": name, "version": MODEL_FORMAT_VERSION,
-            "params": key_params(registry.model_class(name).PARAMS, params)}
+            "params": key_params(registry.model_class(name).PARAMS, params), "engine": engine}
 
 
 def resolved_params(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
@@ -134,15 +140,16 @@ def check_fits(dataset: "Dataset", name: str, params: dict[str, Any]) -> None:
 
 
 def is_cached(dataset: "Dataset", name: str, params: dict[str, Any] | None,
-              store: "ArtifactStore") -> bool:
+              store: "ArtifactStore", engine: str = DEFAULT_ENGINE) -> bool:
     """Whether ``store`` holds model ``name`` with ``params`` for ``dataset``."""
-    inputs = model_inputs(dataset, name, resolved_params(name, params))
+    inputs = model_inputs(dataset, name, resolved_params(name, params), engine)
     return store.lookup("model", inputs) is not None
 
 
 def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = None, *,
               store: "ArtifactStore | None" = None, progress: Progress | None = None,
-              cancel: CancelEvent | None = None, build_index: bool | None = None) -> ReadyModel:
+              cancel: CancelEvent | None = None, build_index: bool | None = None,
+              engine: str = DEFAULT_ENGINE) -> ReadyModel:
     """A trained, indexed model for ``dataset``: loaded from ``store`` or built and stored.
 
     Args:
@@ -154,12 +161,15 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
         cancel: checked between stages and ALS iterations; when set, :class:`Cancelled`.
         build_index: force (True) or skip (False) the Annoy indexes; default: build them
             when the catalogue has at least ``MIN_ITEMS_FOR_INDEX`` artists.
+        engine: the engine that trains it (part of the cache key).
     """
     report = progress or (lambda stage: None)
     params = resolved_params(name, params)
     check_fits(dataset, name, params)
+    trainer = engine_named(engine)
     model = registry.create(name, **params)
-    inputs = model_inputs(dataset, name, params)
+    inputs = model_inputs(dataset, name, params, engine)
+    trained: dict[str, np.ndarray] = {}
     _check(cancel)
 
     def fit(directory: Path | None) -> dict[str, Any]:
@@ -177,18 +187,19 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
                                                    f"({seconds:.2f} s{loss_text})", loss))
             return not (cancel is not None and cancel.is_set())
 
-        model.fit(dataset.user_items, callback=on_iteration)
+        trained.update(trainer.train(model, dataset.user_items, callback=on_iteration))
         _check(cancel)
         info = {"fit_seconds": time.perf_counter() - started, "loss_history": losses,
-                "params": params}
+                "params": params, "engine": engine}
         if directory is not None:
-            for key, array in model.to_arrays().items():
+            for key, array in trained.items():
                 np.save(directory / f"{key}.npy", array, allow_pickle=False)
         return info
 
     if store is None:
         info = fit(None)
-        fitted = model
+        # What an engine returns is all a model is, whichever engine trained it.
+        fitted = registry.model_class(name).from_arrays(params, trained)
     else:
         entry_info: dict[str, Any] = {}
 
@@ -204,7 +215,7 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
         fitted = store.get_or_create("model", inputs, build=build, load=load)
         entry = store.lookup("model", inputs)
         info = dict(entry.manifest.get("extra", entry_info)) if entry is not None else entry_info
-    ready = ReadyModel(name, fitted, dataset, params, info)
+    ready = ReadyModel(name, fitted, dataset, params, info, engine=engine)
     if not isinstance(fitted, FactorModel):
         return ready
     if build_index is None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from tui_recs.cache import ArtifactStore, resolve_cache_dir
 from tui_recs.errors import TuiRecsError
+from tui_recs.models.engine import DEFAULT_ENGINE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -96,19 +97,21 @@ class Session:
     # ------------------------------------------------------------------------ the models
     def model(self, name: str, *, progress: "Progress | None" = None,
               cancel: "CancelEvent | None" = None, build_index: bool | None = None,
-              isolated: bool = False, **overrides: Any) -> "ReadyModel":
-        """Model ``name`` trained on the dataset with ``overrides`` of its declared defaults:
-        from the cache, or trained (and stored). ``isolated``: train a model that declares
-        ``trains_in_child`` in a child process (the app's UI thread stays responsive)."""
+              isolated: bool = False, engine: str = DEFAULT_ENGINE,
+              **overrides: Any) -> "ReadyModel":
+        """Model ``name`` trained by ``engine`` on the dataset with ``overrides`` of its
+        declared defaults: from the cache, or trained (and stored). ``isolated``: train a
+        model that declares ``trains_in_child`` in a child process (the app's UI thread stays
+        responsive)."""
         if isolated:
             from tui_recs.isolated import get_model_isolated
 
             return get_model_isolated(self.dataset, name, overrides, store=self.store,
-                                      progress=progress, cancel=cancel)
+                                      progress=progress, cancel=cancel, engine=engine)
         from tui_recs.pipeline import get_model
 
         return get_model(self.dataset, name, overrides, store=self.store, progress=progress,
-                         cancel=cancel, build_index=build_index)
+                         cancel=cancel, build_index=build_index, engine=engine)
 
     def evaluate(self, params: Mapping[str, Mapping[str, Any]], k: int = 10, *,
                  split: str = "holdout", test_fraction: float = 0.2, leave_out: int = 1,

@@ -15,6 +15,7 @@ from tui_recs.app.state import model_title
 from tui_recs.app.views.base import ViewScreen, lookup_label
 from tui_recs.app.views.retrain import RetrainScreen, editable
 from tui_recs.models import registry
+from tui_recs.models.engine import engine
 from tui_recs.app.widgets.progress import JobProgress, loss_line
 
 #: Evaluation columns: row key -> (heading, format).
@@ -146,10 +147,12 @@ class ModelsScreen(ViewScreen):
             return "cache: off (--no-cache)"
         from tui_recs.pipeline import model_inputs
 
-        entry = store.lookup("model", model_inputs(self.app.dataset, ready.name, ready.params))
+        entry = store.lookup("model", model_inputs(self.app.dataset, ready.name, ready.params,
+                                                   ready.engine))
+        trainer = f"trained by {engine(ready.engine).title}"
         if entry is None:
-            return "cache: no entry"
-        return f"cache: {entry.key} · {entry.size_bytes / 2**20:.1f} MiB"
+            return f"cache: no entry · {trainer}"
+        return f"cache: {entry.key} · {entry.size_bytes / 2**20:.1f} MiB · {trainer}"
 
     def _index_line(self, ready: Any) -> str:
         line = f"related artists: {escape(ready.describe_similar())}"
