@@ -162,6 +162,7 @@ def test_a_registered_model_is_in_the_evaluation_table(capsys, cache_root, small
     assert code == 2 and "--spread must be a finite number > 0 and <= 100 for tiny" in err
 
 
+@pytest.mark.slow
 async def test_a_registered_model_is_in_the_apps_pickers(tmp_path, tiny_model):
     from test_app import make_app, settle
 
@@ -181,6 +182,7 @@ async def test_a_registered_model_is_in_the_apps_pickers(tmp_path, tiny_model):
         assert app.compare_pair == ["tiny", "lsa"]  # the right side's model is skipped
 
 
+@pytest.mark.slow
 async def test_cancel_at_start_then_retrain_keeps_every_default(tmp_path):
     """Esc on the loading view cancels ALS; retraining it from the Models view offers the
     declared defaults (seed 0 included) and trains the model the next start looks up."""
@@ -209,3 +211,13 @@ async def test_cancel_at_start_then_retrain_keeps_every_default(tmp_path):
         assert (model_inputs(app.dataset, "als", resolved_params("als", submitted))
                 == model_inputs(app.dataset, "als", expected))
         app.cancel_jobs("als")
+
+
+def test_the_parameter_table_in_docs_is_current():
+    from pathlib import Path
+
+    from tui_recs.models.parameter_table import markdown
+
+    table = Path(__file__).resolve().parents[1] / "docs" / "parameters.md"
+    assert table.read_text(encoding="utf-8") == markdown(), (
+        "regenerate: python -m tui_recs.models.parameter_table > docs/parameters.md")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tui_recs.session import Session
 
@@ -36,6 +37,7 @@ def test_models_answer_and_compare_by_name(cache_root, small_plays_csv):
     assert list(comparison.left) == left[0].tolist() and list(comparison.right) == right[0].tolist()
 
 
+@pytest.mark.slow
 def test_evaluation_in_a_child_process_gives_the_same_table(cache_root, small_plays_csv):
     session = Session(small_plays_csv)
     params = {"lsa": {"factors": 4}}

@@ -78,6 +78,8 @@ class Param:
         else:
             above = ">" if self.low_open else ">="
             text = f"a finite number {above} {_number(self.low)} and <= {_number(self.high)}"
+        if self.below_data_side:
+            text += ", below the smaller side of the data"
         return text + (f", or none ({self.none_means})" if self.optional else "")
 
     def parse(self, text: str) -> Any:
