@@ -99,9 +99,10 @@ def _flag_type(flag: str, declared: list[tuple[type["Recommender"], "Param"]]
     numbers finite (whichever model takes it). Ranges, which differ between models, are
     checked once the model is known (:meth:`Command.params`)."""
     kind = declared[0][1].kind
+    optional = any(param.optional for _, param in declared)
 
     def parse(text: str) -> Any:
-        if text.strip().lower() == "none":
+        if optional and text.strip().lower() == "none":
             return None
         try:
             value = kind(text)
@@ -583,7 +584,6 @@ def _cmd_evaluate(command: Command) -> int:
     if args.split_seed is None:
         args.split_seed = args.seed if args.seed is not None else 0
     params = {name: command.params(name) for name in args.models}
-    command.dataset  # loaded under its own progress line
     with _progress_line(f"evaluating {', '.join(params)}"):
         table, _ = command.session.evaluate(params, args.k, split=args.split,
                                             test_fraction=args.test_fraction,

@@ -32,13 +32,13 @@ from tui_recs.app.views.listeners import ListenersScreen
 from tui_recs.app.views.loading import LoadingScreen
 from tui_recs.app.views.models import ModelsScreen
 from tui_recs.models import registry
-from tui_recs.session import Session
 
 if TYPE_CHECKING:
     from tui_recs.cache import ArtifactStore
     from tui_recs.data.dataset import Dataset
     from tui_recs.pipeline import ReadyModel
     from tui_recs.search import IdIndex, NameIndex
+    from tui_recs.session import Session
 
 EVALUATION_K = 10
 #: Seconds between the start-up models settling and completing the name index.
@@ -142,7 +142,7 @@ class TuiRecsApp(App[int]):
         self.clock = clock
         self.cursor_blink = cursor_blink
         self.rng = random.Random(seed)
-        self.session: Session | None = None
+        self.session: "Session | None" = None
         self.dataset: Dataset | None = None
         self.names: NameIndex | None = None
         #: The name index whose completion has started (see _prepare_names).
@@ -188,8 +188,10 @@ class TuiRecsApp(App[int]):
             self.notify(f"Could not save the theme to {self.config_path}: {error}",
                         severity="warning")
 
-    def _new_session(self) -> Session:
+    def _new_session(self) -> "Session":
         """A session over the current source (the cache root is resolved once, here)."""
+        from tui_recs.session import Session  # the cache code: ~10 ms the first paint lacks
+
         return Session(self.data_path, self.data_format, self.cache_dir, self.use_cache,
                        demo_options=self.demo_options, dataset_factory=self.dataset_factory)
 

@@ -73,6 +73,8 @@ class Param:
         """The allowed values in words: "one of cg, cholesky", "an integer from 1 to 1024"."""
         if self.choices:
             text = "one of " + ", ".join(self.choices)
+        elif self.kind is str:
+            text = "text"
         elif self.kind is int:
             text = f"an integer from {_number(self.low)} to {_number(self.high)}"
         else:
@@ -99,8 +101,8 @@ class Param:
         type, not finite, out of range or not a choice."""
         if value is None and self.optional:
             return None
-        if self.choices:
-            if value not in self.choices:
+        if self.kind is str:
+            if not isinstance(value, str) or (self.choices and value not in self.choices):
                 raise ParameterError(self, value, model)
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
