@@ -69,7 +69,7 @@ class Session:
     def indexes(self) -> tuple["NameIndex", "IdIndex"]:
         """The artist-name and listener-id indexes (read from the cache when it has them)."""
         if self._indexes is None:
-            from tui_recs.search import name_indexes
+            from tui_recs.search import name_indexes  # numpy: not for `cache` commands
 
             self._indexes = name_indexes(self.dataset, self.store)
         return self._indexes
@@ -104,11 +104,11 @@ class Session:
         model that declares ``trains_in_child`` in a child process (the app's UI thread stays
         responsive)."""
         if isolated:
-            from tui_recs.isolated import get_model_isolated
+            from tui_recs.isolated import get_model_isolated  # only for the app
 
             return get_model_isolated(self.dataset, name, overrides, store=self.store,
                                       progress=progress, cancel=cancel, engine=engine)
-        from tui_recs.pipeline import get_model
+        from tui_recs.pipeline import get_model  # numpy and annoy: not for `cache` commands
 
         return get_model(self.dataset, name, overrides, store=self.store, progress=progress,
                          cancel=cancel, build_index=build_index, engine=engine)
@@ -121,13 +121,13 @@ class Session:
         hyperparameter overrides) on a seeded split, the popularity baseline included;
         ``isolated``: computed in a child process (cancellable there)."""
         if isolated:
-            from tui_recs.isolated import evaluate_isolated
+            from tui_recs.isolated import evaluate_isolated  # only for the app
 
             return evaluate_isolated(self.dataset, {name: dict(values) for name, values in
                                                     params.items()}, k, seed=seed, split=split,
                                      test_fraction=test_fraction, leave_out=leave_out,
                                      cancel=cancel)
-        from tui_recs.evaluation import evaluate_registered, split_plays
+        from tui_recs.evaluation import evaluate_registered, split_plays  # numpy, as above
 
         chosen = split_plays(self.dataset.user_items, split, test_fraction, leave_out, seed)
         return evaluate_registered(params, chosen, k), chosen.description
@@ -152,7 +152,7 @@ class Session:
                            tuple[np.ndarray, np.ndarray]]:
         """Two models' related artists of ``artist`` (or recommendations for listener row
         ``user``) side by side: (comparison, left (ids, scores), right (ids, scores))."""
-        from tui_recs.compare import compare_rankings
+        from tui_recs.compare import compare_rankings  # numpy, as above
 
         if (artist is None) == (user is None):
             raise TuiRecsError("compare an artist or a listener (one of them)")

@@ -197,7 +197,7 @@ class TuiRecsApp(App[int]):
 
     def _to_train(self, dataset: "Dataset", store: "ArtifactStore | None") -> list[str]:
         """The start-up models that take a while: heavy ones the cache lacks."""
-        from tui_recs.pipeline import is_cached
+        from tui_recs.pipeline import is_cached  # numpy and annoy: not before the first paint
 
         return [name for name in startup_models() if registry.model_class(name).trains_in_child and (
             store is None or not is_cached(dataset, name, self.model_params.get(name), store))]
@@ -317,7 +317,7 @@ class TuiRecsApp(App[int]):
 
     @work(thread=True, group="train", exit_on_error=False)
     def _train_worker(self, job: Job) -> None:
-        from tui_recs.pipeline import Cancelled
+        from tui_recs.pipeline import Cancelled  # numpy and annoy: not before the first paint
 
         try:
             params = dict(job.params)
@@ -431,7 +431,7 @@ class TuiRecsApp(App[int]):
 
     @work(thread=True, group="evaluate", exit_on_error=False)
     def _evaluate_worker(self, job: Job) -> None:
-        from tui_recs.pipeline import Cancelled
+        from tui_recs.pipeline import Cancelled  # numpy and annoy: not before the first paint
 
         try:
             rows, description = self.session.evaluate(job.params, EVALUATION_K, isolated=True,

@@ -145,7 +145,7 @@ class ModelsScreen(ViewScreen):
         store = self.app.store
         if store is None:
             return "cache: off (--no-cache)"
-        from tui_recs.pipeline import model_inputs
+        from tui_recs.pipeline import model_inputs  # numpy and annoy: not before the first paint
 
         entry = store.lookup("model", model_inputs(self.app.dataset, ready.name, ready.params,
                                                    ready.engine))
