@@ -29,7 +29,7 @@ from _measure import QUICK_SCALE, verdict
 
 def main() -> None:
     from tui_recs.cache import ArtifactStore
-    from tui_recs.cells import CellIndex
+    from tui_recs.index.cells import CellIndex
     from tui_recs.data.store import open_dataset
     from tui_recs.data.synthetic import scale_options
     from tui_recs.index import (TARGET_RECALL, TUNING_MARGIN, FactorIndex, load_similar_index,

@@ -212,7 +212,7 @@ def test_num_threads_is_applied(plays):
 
 def test_overflowing_confidence_names_the_hyperparameter(plays):
     with pytest.raises(ModelError, match="lower --alpha"):
-        ALS(factors=4, alpha=1e38, iterations=1, weighting="none").fit(plays)
+        ALS(factors=4, alpha=1e6, iterations=1, weighting="none").fit(plays * np.float32(1e34))
 
 
 @pytest.mark.parametrize("bad", [np.nan, -np.inf])
@@ -224,15 +224,30 @@ def test_divergence_names_the_hyperparameter(plays, monkeypatch, bad):
         real_half_step(self, side, solved, fixed)
         solved[0, 0] = bad  # what an unstable solve would leave behind
     monkeypatch.setattr(ALS, "_half_step", poisoned)
-    with pytest.raises(ModelError, match="diverged at iteration 1.*lower --alpha or raise "
-                                         "--regularization"):
+    with pytest.raises(ModelError, match=r"diverged at iteration 1.*lower alpha \(now 0.01\)"):
+        model.fit(plays)
+
+
+def test_divergence_without_regularization_names_it(plays, monkeypatch):
+    model = ALS(factors=4, iterations=2, regularization=0)
+    real_half_step = ALS._half_step
+
+    def poisoned(self, side, solved, fixed):
+        real_half_step(self, side, solved, fixed)
+        solved[0, 0] = np.nan
+    monkeypatch.setattr(ALS, "_half_step", poisoned)
+    with pytest.raises(ModelError, match="regularization is 0: raise it"):
         model.fit(plays)
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"solver": "magic"}, "unknown ALS solver"), ({"factors": 0}, "factors must be at least 1"),
-    ({"alpha": 0}, "alpha > 0"), ({"regularization": -1}, "regularization >= 0"),
-    ({"weighting": "log"}, "unknown ALS weighting"),
+    ({"solver": "magic"}, "solver must be one of cg, cholesky"),
+    ({"factors": 0}, "factors must be an integer from 1"),
+    ({"alpha": 0}, "alpha must be a finite number > 0"),
+    ({"regularization": -1}, "regularization must be a finite number >= 0"),
+    ({"regularization": np.nan}, "regularization must be a finite number"),
+    ({"random_state": -1}, "random_state must be an integer from 0"),
+    ({"weighting": "log"}, "weighting must be one of bm25, tfidf, none"),
 ])
 def test_bad_hyperparameters(params, message):
     with pytest.raises(ModelError, match=message):

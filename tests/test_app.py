@@ -528,7 +528,7 @@ async def test_retrain_rejects_a_bad_value_in_the_dialog(root):
         assert "factors" in str(dialog.query_one("#retrain-error").render())
         dialog.query_one("#param-factors").value = "0"
         await pilot.press("ctrl+s")
-        assert "at least 1" in str(dialog.query_one("#retrain-error").render())
+        assert "factors must be an integer from 1 to 1024" in str(dialog.query_one("#retrain-error").render())
         await pilot.press("escape")
         assert app.screen.__class__.__name__ == "ModelsScreen"
         assert not app.jobs["als"].running

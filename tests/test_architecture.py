@@ -45,3 +45,26 @@ def test_the_command_line_starts_without_numpy():
             "print('numpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_import_contracts_hold():
+    """The layering of pyproject.toml's [tool.importlinter] contracts (core below the front
+    ends, models below cache/data/index, views above nothing of the app's main module)."""
+    from importlinter.cli import lint_imports
+
+    config = PACKAGE.parent / "pyproject.toml"
+    assert lint_imports(config_filename=str(config), no_cache=True) == 0
+
+
+def test_no_module_of_the_package_imports_itself_back():
+    """No import cycle, type-checking imports aside: every dependency reads one way."""
+    import grimp
+
+    graph = grimp.build_graph("tui_recs", exclude_type_checking_imports=True)
+    cycles = sorted(
+        (importer, imported)
+        for importer in graph.modules
+        for imported in graph.find_modules_directly_imported_by(importer)
+        if imported in graph.modules and imported != importer
+        and graph.chain_exists(importer=imported, imported=importer))
+    assert cycles == [], f"import cycles through: {cycles}"

@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from tui_recs.cells import CellIndex, cell_count, packed_path, spherical_kmeans
+from tui_recs.index.cells import CellIndex, cell_count, packed_path, spherical_kmeans
 from tui_recs.index import (TARGET_RECALL, TUNING_MARGIN, FactorIndex, build_similar_index,
                             choose_recommend_mode, exact_search, load_similar_index,
-                            locality_order, order_path, recall_at, save_similar_index,
-                            smallest_passing)
+                            save_similar_index)
+from tui_recs.index.annoy_backend import locality_order, order_path
+from tui_recs.index.tuning import recall_at, smallest_passing
 
 
 @pytest.fixture(scope="module")

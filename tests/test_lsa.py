@@ -118,7 +118,7 @@ def test_deterministic_and_round_trips(plays):
 
 
 def test_bad_parameters():
-    with pytest.raises(ModelError, match="unknown LSA solver"):
+    with pytest.raises(ModelError, match="lsa solver must be one of lanczos, propack, arpack"):
         LSA(solver="magic")
     with pytest.raises(ModelError, match="at least 2 listeners"):
         LSA(factors=2).fit(sp.csr_matrix(np.ones((1, 3), dtype=np.float32)))

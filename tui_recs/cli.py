@@ -8,16 +8,25 @@ traceback). ``--json`` prints one JSON document on stdout and nothing else there
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
+import math
 import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from tui_recs.errors import TuiRecsError
+from tui_recs.models import registry
+from tui_recs.models.params import MAX_SEED, ParameterError, resolve
 from tui_recs.text import printable
+
+if TYPE_CHECKING:
+    from tui_recs.data.dataset import Dataset
+    from tui_recs.models.base import Recommender
+    from tui_recs.models.params import Param
+    from tui_recs.pipeline import ReadyModel
+    from tui_recs.session import Session
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -32,19 +41,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ------------------------------------------------------------------------------- options
-#: Command-line hyperparameter -> (model parameter, type, help).
-HYPERPARAMETERS = {
-    "factors": ("factors", int, "latent factors (ALS, LSA)"),
-    "iterations": ("iterations", int, "ALS iterations"),
-    "regularization": ("regularization", float, "ALS L2 regularization"),
-    "alpha": ("alpha", float, "ALS confidence scale: c = 1 + alpha * plays"),
-    "solver": ("solver", str, "ALS solver: cg or cholesky"),
-    "cg-steps": ("cg_steps", int, "ALS conjugate-gradient steps per update"),
-    "bm25-k1": ("bm25_k1", float, "LSA BM25 K1"),
-    "bm25-b": ("bm25_b", float, "LSA BM25 B"),
-    "seed": ("random_state", int, "random seed (default 0)"),
-    "threads": ("num_threads", int, "threads for training (default: all cores)"),
-}
+#: The most results a list (-n, --top, --k) may ask for: more is a usage error, not clipped.
+MAX_RESULTS = 10_000
 
 
 def _add_data_options(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
@@ -79,24 +77,88 @@ def _encoding(text: str) -> str:
                                          "utf-16)") from None
 
 
-def _add_model_options(parser: argparse.ArgumentParser, multiple: bool = False) -> None:
+def model_flags() -> dict[str, list[tuple[type["Recommender"], "Param"]]]:
+    """Each hyperparameter flag ("--alpha") with the registered models that declare it and
+    their declaration, in registration order; parameters the front ends set themselves
+    (reporting) have none."""
+    flags: dict[str, list[tuple[type[Recommender], Param]]] = {}
+    for name in registry.names():
+        model = registry.model_class(name)
+        for param in model.PARAMS:
+            if param.effect != "reporting":
+                flags.setdefault(param.flag, []).append((model, param))
+    return flags
+
+
+def _flag_help(declared: list[tuple[type["Recommender"], "Param"]]) -> str:
+    """One help line for a flag: what it means and its default for each model declaring it."""
+    texts = {(param.help, param.default, param.allowed) for _, param in declared}
+    titles = ", ".join(model.title for model, _ in declared)
+    if len(texts) == 1:
+        _, param = declared[0]
+        choices = f"; one of {', '.join(param.choices)}" if param.choices else ""
+        return f"{param.help} (default {_default(param)}{choices}; {titles})"
+    return "; ".join(f"{model.title}: {param.help} (default {_default(param)}"
+                     + (f"; {param.allowed})" if param.choices else ")")
+                     for model, param in declared)
+
+
+def _default(param: "Param") -> str:
+    return param.none_means if param.default is None else str(param.default)
+
+
+def _flag_type(flag: str, declared: list[tuple[type["Recommender"], "Param"]]
+               ) -> Callable[[str], Any]:
+    """argparse's type for a hyperparameter flag: the text as the declared type, and for
+    numbers finite (whichever model takes it). Ranges, which differ between models, are
+    checked once the model is known (:meth:`Command.params`)."""
+    kind = declared[0][1].kind
+    optional = any(param.optional for _, param in declared)
+
+    def parse(text: str) -> Any:
+        if optional and text.strip().lower() == "none":
+            return None
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or (kind is float and not math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be {_allowed(declared)}, not {text}")
+        return value
+
+    parse.__name__ = flag  # argparse names the type in its own messages
+    return parse
+
+
+def _allowed(declared: list[tuple[type["Recommender"], "Param"]]) -> str:
+    """What a flag allows, per model where the models differ."""
+    allowed = {param.allowed for _, param in declared}
+    if len(allowed) == 1:
+        return allowed.pop()
+    return " or ".join(f"{param.allowed} ({model.name})" for model, param in declared)
+
+
+def _add_model_options(parser: argparse.ArgumentParser, multiple: bool = False,
+                       hyperparameters: bool = True) -> None:
+    """--model (or --models) and, with ``hyperparameters``, a flag per declared parameter."""
     group = parser.add_argument_group("model")
+    names = registry.names()
     if multiple:
-        group.add_argument("--models", default="als,lsa", type=_model_list,
-                           help="comma-separated models (default: als,lsa)")
+        group.add_argument("--models", default=",".join(names[:2]), type=_model_list,
+                           help=f"comma-separated models of {', '.join(names)} "
+                                f"(default: {','.join(names[:2])})")
     else:
-        group.add_argument("--model", default="als", type=_model_name,
-                           help="als (default), lsa or popularity")
-    for flag, (_, kind, text) in HYPERPARAMETERS.items():
-        group.add_argument(f"--{flag}", type=kind, help=text)
+        group.add_argument("--model", default=registry.default_name(), type=_model_name,
+                           help=f"one of {', '.join(names)} (default {registry.default_name()})")
+    for flag, declared in (model_flags() if hyperparameters else {}).items():
+        group.add_argument(flag, type=_flag_type(flag, declared),
+                           help=_flag_help(declared))
 
 
 def _model_name(text: str) -> str:
-    from tui_recs.models.registry import ALGORITHMS
-
-    if text not in ALGORITHMS:
+    if text not in registry.names():
         raise argparse.ArgumentTypeError(f"unknown model {text!r} (choose from "
-                                         f"{', '.join(ALGORITHMS)})")
+                                         f"{', '.join(registry.names())})")
     return text
 
 
@@ -107,14 +169,44 @@ def _model_list(text: str) -> list[str]:
     return names
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+def _count(text: str) -> int:
+    """A list length: a positive integer up to MAX_RESULTS."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}") from None
+    if not 0 < value <= MAX_RESULTS:
+        raise argparse.ArgumentTypeError(f"must be a positive integer up to {MAX_RESULTS:,}, "
+                                         f"not {text}")
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _fraction(text: str) -> float:
+    """A share strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < 1:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, not {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to {MAX_SEED}, not {text}")
+    return value
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser; the hyperparameter flags only for the command named in ``argv`` (they are
+    read from the model declarations, and importing those loads numpy: ``--help``, usage
+    errors and the app's start stay free of it)."""
+    running = next((word for word in argv if word in COMMANDS), None)
     parser = _Parser(prog="tui-recs", description=(__doc__ or "").splitlines()[0].rstrip("."))
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.add_argument("--no-mouse", action="store_true", help="(UI) leave the mouse to the terminal")
@@ -125,16 +217,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text)
         _add_data_options(sub, defaults=False)
         if model:
-            _add_model_options(sub, multiple=model == "many")
+            _add_model_options(sub, multiple=model == "many", hyperparameters=name == running)
         sub.add_argument("--json", action="store_true", help="one JSON document on stdout")
         return sub
 
     info = command("info", "describe a dataset: sizes, density, top artists")
-    info.add_argument("--top", type=_positive, default=10, help="how many top artists to list")
+    info.add_argument("--top", type=_count, default=10, help="how many top artists to list")
 
     related = command("related", "artists related to ARTIST", model=True)
     related.add_argument("artist", metavar="ARTIST", help="an artist name, typed loosely")
-    related.add_argument("-n", type=_positive, default=10, help="how many (default 10)")
+    related.add_argument("-n", type=_count, default=10, help="how many (default 10)")
     related.add_argument("--exact", action="store_true", help="exact search, not the index")
 
     recommend = command("recommend", "recommendations for listener USER, or for a new listener "
@@ -142,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("user", metavar="USER", nargs="?", help="a listener id of the dataset")
     recommend.add_argument("--like", metavar="ARTIST", action="append", default=[],
                            help="an artist a new listener likes (repeat it; instead of USER)")
-    recommend.add_argument("-n", type=_positive, default=10, help="how many (default 10)")
+    recommend.add_argument("-n", type=_count, default=10, help="how many (default 10)")
     recommend.add_argument("--explain", action="store_true",
                            help="show which listened artists led to each recommendation (ALS)")
     recommend.add_argument("--exact", action="store_true", help="exact scoring, not the index")
@@ -150,20 +242,20 @@ def build_parser() -> argparse.ArgumentParser:
     compare = command("compare", "two models' answers side by side", model="many")
     compare.add_argument("artist", metavar="ARTIST", nargs="?", help="compare related artists")
     compare.add_argument("--user", metavar="USER", help="compare recommendations instead")
-    compare.add_argument("-n", type=_positive, default=10, help="list length (default 10)")
+    compare.add_argument("-n", type=_count, default=10, help="list length (default 10)")
 
     train = command("train", "train a model (or load it from the cache) and report", model=True)
     train.add_argument("--no-index", action="store_true", help="skip the indexes")
 
     evaluate = command("evaluate", "measure models on held-out plays", model="many")
-    evaluate.set_defaults(models=None)
-    evaluate.add_argument("--k", type=_positive, default=10, help="cut-off K (default 10)")
+    evaluate.set_defaults(models=registry.names())
+    evaluate.add_argument("--k", type=_count, default=10, help="cut-off K (default 10)")
     evaluate.add_argument("--split", default="holdout", choices=("holdout", "leave-k-out"),
                           help="per-listener random holdout (default) or leave-k-out")
-    evaluate.add_argument("--test-fraction", type=float, default=0.2,
+    evaluate.add_argument("--test-fraction", type=_fraction, default=0.2,
                           help="holdout: fraction of each listener's artists held out")
-    evaluate.add_argument("--leave-out", type=_positive, default=1, help="leave-k-out: k")
-    evaluate.add_argument("--split-seed", type=int,
+    evaluate.add_argument("--leave-out", type=_count, default=1, help="leave-k-out: k")
+    evaluate.add_argument("--split-seed", type=_seed,
                           help="seed of the split (default: --seed, else 0)")
 
     demo = commands.add_parser("demo-data", help="write the synthetic demo data as a Last.fm 360K TSV")
@@ -171,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", default="default",
                       help="'default' (~20K listeners x 5K artists), '360k' (Last.fm 360K shape), "
                            "or a fraction such as 0.1 of the 360K shape")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=_seed, default=0)
 
     cache = commands.add_parser("cache", help="inspect or clear the artifact cache")
     cache.add_argument("action", choices=("list", "clear", "path"))
@@ -184,78 +276,70 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------------------- shared work
-class Session:
-    """What one command works on: the dataset, the cache, progress output."""
+class Command:
+    """One command: its arguments, the headless session it asks (built on first use), and
+    how it shows progress."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self._dataset = None
-        self._names = None
+        self._session: Session | None = None
 
     @property
-    def store(self):
-        if getattr(self.args, "no_cache", False):
-            return None
-        from tui_recs.cache import ArtifactStore, resolve_cache_dir
+    def session(self) -> "Session":
+        """The core session for --data, --format, --cache-dir and --no-cache."""
+        if self._session is None:
+            from tui_recs.session import Session  # loads the cache code: not to parse args
 
-        return ArtifactStore(resolve_cache_dir(self.args.cache_dir))
+            if self.args.encoding is not None and self.args.data is None:
+                raise UsageError("tui-recs: --encoding applies to --data PATH, not to the "
+                                 "demo data")
+            self._session = Session(self.args.data, format=self.args.format,
+                                    encoding=self.args.encoding,
+                                    cache_dir=self.args.cache_dir,
+                                    use_cache=not getattr(self.args, "no_cache", False))
+        return self._session
 
     @property
-    def dataset(self):
-        if self._dataset is None:
-            from tui_recs.data.store import open_dataset
-
-            options = {}
-            if self.args.encoding is not None:
-                if self.args.data is None:
-                    raise UsageError("tui-recs: --encoding applies to --data PATH, not to the "
-                                     "demo data")
-                options["encoding"] = self.args.encoding
-            with _progress_line("loading data"):
-                self._dataset = open_dataset(self.args.data, format=self.args.format,
-                                             cache_dir=self.args.cache_dir,
-                                             use_cache=not self.args.no_cache, **options)
-        return self._dataset
+    def dataset(self) -> "Dataset":
+        """The dataset, with a progress line while it loads."""
+        with _progress_line("loading data"):
+            return self.session.dataset
 
     def artist(self, text: str) -> int:
-        """The artist position a loosely typed name refers to (errors list candidates)."""
-        return self._indexes()[0].resolve(text)
+        return self.session.artist(text)
 
     def user(self, text: str) -> int:
-        """The listener row of a dataset id (an unknown id suggests a few real ones)."""
-        row = self.dataset.user_index.get(text.strip())
-        if row is None:
-            row = self._indexes()[1].resolve(text, self.dataset.source)
-        return row
-
-    def _indexes(self):
-        """The artist-name and listener-id indexes (through the cache)."""
-        if self._names is None:
-            from tui_recs.search import name_indexes
-
-            self._names = name_indexes(self.dataset, self.store)
-        return self._names
+        return self.session.user(text)
 
     def params(self, name: str) -> dict[str, Any]:
-        """Hyperparameters given on the command line that model ``name`` accepts."""
-        from tui_recs.models.registry import model_class
-
-        accepted = inspect.signature(model_class(name).__init__).parameters
-        params = {}
-        if "calculate_loss_every" in accepted and sys.stderr.isatty():
+        """Hyperparameters given on the command line that model ``name`` declares, checked
+        against its declarations: a bad one is a UsageError naming the flag and what it
+        allows (flags of parameters the model does not declare are left to other models)."""
+        model = registry.model_class(name)
+        params: dict[str, Any] = {}
+        if model.capabilities.loss and sys.stderr.isatty():
             params["calculate_loss_every"] = 1  # shown with each iteration on the progress bar
-        for flag, (param, _, _) in HYPERPARAMETERS.items():
-            value = getattr(self.args, flag.replace("-", "_"), None)
-            if value is not None and param in accepted:
-                params[param] = value
+        for param in model.PARAMS:
+            value = getattr(self.args, param.flag[2:].replace("-", "_"), None)
+            if param.effect != "reporting" and value is not None:
+                params[param.name] = value
+        try:
+            resolve(model.PARAMS, params, name)
+        except ParameterError as error:
+            raise UsageError(f"tui-recs {self.args.command}: {error.for_flag()}") from None
         return params
 
-    def model(self, name: str, build_index: bool | None = None):
-        from tui_recs.pipeline import get_model
+    def check_params(self) -> None:
+        """Every hyperparameter flag against the chosen models, before any work."""
+        for name in getattr(self.args, "models", None) or [getattr(self.args, "model", None)]:
+            if name is not None:
+                self.params(name)
 
+    def model(self, name: str, build_index: bool | None = None) -> "ReadyModel":
+        """Model ``name`` with the command line's hyperparameters, a progress bar meanwhile."""
         with _StageProgress() as progress:
-            return get_model(self.dataset, name, self.params(name), store=self.store,
-                             progress=progress, build_index=build_index)
+            return self.session.model(name, progress=progress, build_index=build_index,
+                                      **self.params(name))
 
     def artist_row(self, item: int, rank: int | None = None, score: float | None = None) -> dict:
         dataset = self.dataset
@@ -306,13 +390,20 @@ class _progress_line(_StageProgress):
 
 
 def _print_json(document: Any) -> None:
-    # Exact text (JSON escapes what it must); never NaN/Infinity, which JSON lacks.
-    try:
-        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
-    except ValueError:
-        raise TuiRecsError("the result holds a non-finite number (NaN or infinity), which JSON "
-                           "cannot carry; retrain the model or check the data") from None
-    print(text)
+    """``document`` as strict JSON: NaN and infinities (a metric over no listeners, an
+    index's unmeasured recall) have no JSON form and are written as null."""
+    print(json.dumps(_json_safe(document), indent=2, ensure_ascii=False, allow_nan=False))
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float inside dicts, lists and tuples replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    return value
 
 
 def _table(title: str | None, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]):
@@ -336,9 +427,9 @@ def _console():
 
 
 # -------------------------------------------------------------------------------- commands
-def _cmd_info(session: Session) -> int:
-    summary = session.dataset.summary(top=session.args.top)
-    if session.args.json:
+def _cmd_info(command: Command) -> int:
+    summary = command.dataset.summary(top=command.args.top)
+    if command.args.json:
         _print_json(summary)
         return EXIT_OK
     console = _console()
@@ -357,18 +448,17 @@ def _cmd_info(session: Session) -> int:
     return EXIT_OK
 
 
-def _cmd_related(session: Session) -> int:
-    args = session.args
-    item = session.artist(args.artist)
-    ready = session.model(args.model)
-    ids, scores = ready.similar(item, args.n, exact=args.exact)
-    mode = "exact" if args.exact else ready.similar_mode
-    rows = [session.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
+def _cmd_related(command: Command) -> int:
+    args = command.args
+    item = command.artist(args.artist)
+    ids, scores, mode = command.session.related(command.model(args.model), item, args.n,
+                                                args.exact)
+    rows = [command.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
     if args.json:
-        _print_json({"query": session.artist_row(item), "model": args.model, "mode": mode,
+        _print_json({"query": command.artist_row(item), "model": args.model, "mode": mode,
                      "results": rows})
         return EXIT_OK
-    _console().print(_table(f"artists related to {session.dataset.item_names[item]} "
+    _console().print(_table(f"artists related to {command.dataset.item_names[item]} "
                             f"({args.model}, {mode})",
                             (("rank", "right"), ("artist", "left"), ("similarity", "right"),
                              ("listeners", "right")),
@@ -377,32 +467,31 @@ def _cmd_related(session: Session) -> int:
     return EXIT_OK
 
 
-def _cmd_recommend(session: Session) -> int:
-    args = session.args
+def _cmd_recommend(command: Command) -> int:
+    args = command.args
     if (args.user is None) == (not args.like):
         raise UsageError("tui-recs recommend: give a listener USER or --like ARTIST (one of them)")
     if args.like:
         if args.explain:
             raise UsageError("tui-recs recommend: --explain needs a listener USER, not --like")
-        return _recommend_new_listener(session)
-    user = session.user(args.user)
-    ready = session.model(args.model)
-    if args.explain and not hasattr(ready.model, "explain"):
-        raise UsageError(f"tui-recs: --explain needs a model that can explain (als), not {args.model}")
-    ids, scores = ready.recommend(user, args.n, exact=args.exact)
-    rows = [session.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
+        return _recommend_new_listener(command)
+    user = command.user(args.user)
+    ready = command.model(args.model)
+    if args.explain and not ready.model.capabilities.explain:
+        explaining = [name for name in registry.names()
+                      if registry.model_class(name).capabilities.explain]
+        raise UsageError(f"tui-recs: --explain needs a model that can explain "
+                         f"({', '.join(explaining)}), not {args.model}")
+    ids, scores, mode = command.session.recommend(ready, user, args.n, args.exact)
+    rows = [command.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
     if args.explain:
         for row, item in zip(rows, ids.tolist()):
-            because, contributions, _ = ready.model.explain(user, item, session.dataset.user_items, n=3)
-            row["because"] = [{"artist": str(session.dataset.item_names[j]),
+            because, contributions, _ = ready.model.explain(user, item, command.dataset.user_items, n=3)
+            row["because"] = [{"artist": str(command.dataset.item_names[j]),
                                "contribution": round(float(c), 6)}
                               for j, c in zip(because, contributions)]
-    dataset = session.dataset
-    heard = dataset.user_items[user]
-    top = heard.indices[(-heard.data).argsort(kind="stable")[:args.n]]
-    history = [dict(session.artist_row(int(i), rank), plays=float(dataset.user_items[user, i]))
-               for rank, i in enumerate(top, 1)]
-    mode = "exact" if args.exact or ready.recommend_mode is None else ready.recommend_mode.mode
+    history = [dict(command.artist_row(int(item), rank), plays=float(plays)) for rank, (item, plays)
+               in enumerate(zip(*command.session.listener_history(user, args.n)), 1)]
     if args.json:
         _print_json({"user": args.user, "model": args.model, "mode": mode,
                      "listened": history, "results": rows})
@@ -422,14 +511,14 @@ def _cmd_recommend(session: Session) -> int:
     return EXIT_OK
 
 
-def _recommend_new_listener(session: Session) -> int:
+def _recommend_new_listener(command: Command) -> int:
     """``recommend --like A --like B``: fold a listener who likes A and B into the model."""
-    args = session.args
-    items = list(dict.fromkeys(session.artist(name) for name in args.like))
-    ready = session.model(args.model)
+    args = command.args
+    items = list(dict.fromkeys(command.artist(name) for name in args.like))
+    ready = command.model(args.model)
     ids, scores = ready.recommend_history(items, args.n)
-    liked = [session.artist_row(item) for item in items]
-    rows = [session.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
+    liked = [command.artist_row(item) for item in items]
+    rows = [command.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
     if args.json:
         _print_json({"liked": liked, "model": args.model, "mode": "exact", "results": rows})
         return EXIT_OK
@@ -440,35 +529,30 @@ def _recommend_new_listener(session: Session) -> int:
     return EXIT_OK
 
 
-def _cmd_compare(session: Session) -> int:
-    from tui_recs.compare import compare_rankings
-
-    args = session.args
+def _cmd_compare(command: Command) -> int:
+    args = command.args
     if (args.artist is None) == (args.user is None):
         raise UsageError("tui-recs compare: give an ARTIST or --user USER (one of them)")
     if len(args.models) != 2:
         raise UsageError(f"tui-recs compare: --models takes two models, got {len(args.models)}")
     left_name, right_name = args.models
     if args.artist is not None:
-        query = session.artist(args.artist)
-        answer = lambda ready: ready.similar(query, args.n)  # noqa: E731
-        subject = {"artist": session.artist_row(query)}
-        title = f"related to {session.dataset.item_names[query]}"
+        query = {"artist": command.artist(args.artist)}
+        subject = {"artist": command.artist_row(query["artist"])}
+        title = f"related to {command.dataset.item_names[query['artist']]}"
     else:
-        query = session.user(args.user)
-        answer = lambda ready: ready.recommend(query, args.n)  # noqa: E731
+        query = {"user": command.user(args.user)}
         subject = {"user": args.user}
         title = f"recommended for {args.user}"
-    (left_ids, left_scores), (right_ids, right_scores) = (answer(session.model(left_name)),
-                                                          answer(session.model(right_name)))
-    comparison = compare_rankings(left_ids, right_ids)
-    names = session.dataset.item_names
+    comparison, (left_ids, left_scores), (right_ids, right_scores) = command.session.compare(
+        command.model(left_name), command.model(right_name), n=args.n, **query)
+    names = command.dataset.item_names
     if args.json:
         _print_json({**subject, "models": [left_name, right_name], "n": args.n,
                      "overlap": comparison.overlap, "rank_correlation": comparison.rank_correlation,
-                     left_name: [session.artist_row(i, r, s) for r, (i, s) in
+                     left_name: [command.artist_row(i, r, s) for r, (i, s) in
                                  enumerate(zip(left_ids, left_scores), 1)],
-                     right_name: [session.artist_row(i, r, s) for r, (i, s) in
+                     right_name: [command.artist_row(i, r, s) for r, (i, s) in
                                   enumerate(zip(right_ids, right_scores), 1)],
                      "rows": [{"artist": str(names[row.item]), f"{left_name}_rank": row.left_rank,
                                f"{right_name}_rank": row.right_rank, "change": row.change}
@@ -491,12 +575,13 @@ def _cmd_compare(session: Session) -> int:
     return EXIT_OK
 
 
-def _cmd_train(session: Session) -> int:
+def _cmd_train(command: Command) -> int:
     from rich.text import Text
 
-    args = session.args
-    ready = session.model(args.model, build_index=False if args.no_index else None)
-    info = {"model": args.model, "params": ready.params, "fit_seconds": ready.info.get("fit_seconds"),
+    args = command.args
+    ready = command.model(args.model, build_index=False if args.no_index else None)
+    info = {"model": args.model, "engine": ready.engine, "params": ready.params,
+            "fit_seconds": ready.info.get("fit_seconds"),
             "loss_history": ready.info.get("loss_history", []), "similar_mode": ready.similar_mode,
             "recommend_mode": ready.recommend_mode.mode if ready.recommend_mode else "exact",
             "index": ready.info.get("index")}
@@ -506,8 +591,9 @@ def _cmd_train(session: Session) -> int:
     console = _console()
     seconds = info["fit_seconds"]
     console.print(Text.assemble((args.model, "bold"), printable(
-        f" on {session.dataset.source}: "
-        + (f"trained in {seconds:.2f} s" if seconds is not None else "ready"))))
+        f" on {command.dataset.source}: "
+        + (f"trained in {seconds:.2f} s" if seconds is not None else "ready")
+        + f" (engine {ready.engine})")))
     console.print(printable("  " + ", ".join(f"{k}={v}" for k, v in ready.params.items())),
                   markup=False)
     if info["loss_history"]:
@@ -519,24 +605,15 @@ def _cmd_train(session: Session) -> int:
     return EXIT_OK
 
 
-def _cmd_evaluate(session: Session) -> int:
-    from tui_recs.evaluation import evaluate_models, holdout_split, leave_k_out_split
-    from tui_recs.models.registry import create
-
-    args = session.args
-    names = args.models or ["als", "lsa", "popularity"]
+def _cmd_evaluate(command: Command) -> int:
+    args = command.args
     if args.split_seed is None:
         args.split_seed = args.seed if args.seed is not None else 0
-    matrix = session.dataset.user_items
-    if args.split == "holdout":
-        if not 0 < args.test_fraction < 1:
-            raise UsageError("tui-recs evaluate: --test-fraction must be between 0 and 1")
-        split = holdout_split(matrix, test_fraction=args.test_fraction, seed=args.split_seed)
-    else:
-        split = leave_k_out_split(matrix, k=args.leave_out, seed=args.split_seed)
-    models = {name: create(name, **session.params(name)) for name in names}
-    with _progress_line(f"evaluating {', '.join(models)}"):
-        table = evaluate_models(models, split, k=args.k)
+    params = {name: command.params(name) for name in args.models}
+    with _progress_line(f"evaluating {', '.join(params)}"):
+        table, _ = command.session.evaluate(params, args.k, split=args.split,
+                                            test_fraction=args.test_fraction,
+                                            leave_out=args.leave_out, seed=args.split_seed)
     if args.json:
         _print_json({"k": args.k, "split": args.split, "split_seed": args.split_seed,
                      "rows": table})
@@ -552,23 +629,22 @@ def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def _cmd_demo_data(session: Session) -> int:
+def _cmd_demo_data(command: Command) -> int:
     from tui_recs.data.synthetic import scale_options, write_lastfm360k
 
-    args = session.args
+    args = command.args
     print(printable(write_lastfm360k(args.out_dir, seed=args.seed, **scale_options(args.scale))))
     return EXIT_OK
 
 
-def _cmd_cache(session: Session) -> int:
-    from tui_recs.cache import ArtifactStore, resolve_cache_dir
-
-    args = session.args
-    root = resolve_cache_dir(args.cache_dir)
+def _cmd_cache(command: Command) -> int:
+    args = command.args
+    root, store = command.session.cache_root, command.session.store
+    if store is None:
+        raise UsageError("tui-recs cache: there is no cache with --no-cache")
     if args.action == "path":
         print(printable(root))
         return EXIT_OK
-    store = ArtifactStore(root)
     if args.action == "clear":
         if args.all == (args.key is not None):
             raise UsageError("tui-recs cache clear: give a KEY or --all (one of them)")
@@ -594,7 +670,7 @@ def _short_inputs(inputs: dict) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
-COMMANDS: dict[str, Callable[[Session], int]] = {
+COMMANDS: dict[str, Callable[[Command], int]] = {
     "info": _cmd_info, "related": _cmd_related, "recommend": _cmd_recommend,
     "compare": _cmd_compare, "train": _cmd_train, "evaluate": _cmd_evaluate,
     "demo-data": _cmd_demo_data, "cache": _cmd_cache,
@@ -623,10 +699,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.showwarning = lambda message, *rest: print(
         printable(f"tui-recs: warning: {message}"), file=sys.stderr)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv).parse_args(argv)
         if args.command is None:
             return _run_app(args)
-        return COMMANDS[args.command](Session(args))
+        command = Command(args)
+        command.check_params()
+        return COMMANDS[args.command](command)
+    except ParameterError as error:  # a value that does not fit the data (LSA factors)
+        if debug:
+            raise
+        print(f"tui-recs: {error.for_flag()}", file=sys.stderr)
+        return EXIT_USAGE
     except UsageError as error:
         if debug:
             raise

@@ -18,14 +18,23 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
+
+from tui_recs.models import registry
+from tui_recs.models.params import check_fits
+from tui_recs.models.popularity import Popularity
+from tui_recs.models.topk import rows_per_block
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
     from tui_recs.models.base import Recommender
+
+#: The yardstick every evaluation table includes: a model that does not beat it clearly has
+#: learned nothing about taste.
+BASELINE = Popularity
 
 @dataclass(frozen=True)
 class Split:
@@ -117,7 +126,7 @@ def auc(scores: np.ndarray, heard: "sp.csr_matrix", held_out: "sp.csr_matrix") -
     above a candidate that is not held out, ties counting one half. NaN where it is undefined
     (no held-out artist, or no other candidate). Returns an array of length q.
     """
-    from tui_recs.models._score_kernels import held_out_rank_sums
+    from tui_recs.models._score_kernels import held_out_rank_sums  # numba: ~0.3 s of import
 
     q, n_items = scores.shape
     candidates_only = np.array(scores, copy=True)
@@ -141,8 +150,6 @@ def evaluate(model: "Recommender", split: Split, k: int = 10, users: Sequence[in
     precision, recall, map, ndcg, auc, coverage, popularity, fit_seconds, and query_ms
     (recommend_batch time per listener, milliseconds).
     """
-    from tui_recs.models.topk import rows_per_block
-
     train, test = split.train, split.test
     batch = batch or rows_per_block(train.shape[1])
     users = split.users if users is None else np.asarray(users, dtype=np.int64).ravel()
@@ -189,13 +196,36 @@ def evaluate_models(models: Mapping[str, "Recommender"], split: Split, k: int = 
     """Fit and evaluate each (unfitted) model on the same split and listeners; the popularity
     baseline is always included. Rows are in the given order, the baseline last if it was
     not named. Each row's "model" is its key in ``models``."""
-    from tui_recs.models.popularity import Popularity
-
     rows = []
     for name, model in models.items():
         row = evaluate(model, split, k, users=users)
         row["model"] = name
         rows.append(row)
-    if not any(isinstance(model, Popularity) for model in models.values()):
-        rows.append(evaluate(Popularity(), split, k, users=users))
+    if not any(isinstance(model, BASELINE) for model in models.values()):
+        rows.append(evaluate(BASELINE(), split, k, users=users))
     return rows
+
+
+def split_plays(user_items: "sp.csr_matrix", split: str = "holdout", test_fraction: float = 0.2,
+                leave_out: int = 1, seed: int = 0) -> Split:
+    """The seeded split named ``split``: "holdout" (``test_fraction`` of each listener's
+    artists) or "leave-k-out" (``leave_out`` artists per listener)."""
+    if split == "holdout":
+        return holdout_split(user_items, test_fraction=test_fraction, seed=seed)
+    if split == "leave-k-out":
+        return leave_k_out_split(user_items, k=leave_out, seed=seed)
+    raise ValueError(f"unknown split {split!r}: use holdout or leave-k-out")
+
+
+def evaluate_registered(params: Mapping[str, Mapping[str, Any]], split: Split, k: int = 10
+                        ) -> list[dict[str, float | str]]:
+    """:func:`evaluate_models` of registered models by name, each with its hyperparameters
+    (``params``: name -> overrides of the declared defaults), checked against the data's
+    shape before anything is fitted (a ParameterError names the first that does not fit)."""
+    n_users, n_items = split.train.shape
+    models = {}
+    for name, overrides in params.items():
+        model = registry.create(name, **overrides)
+        check_fits(model.PARAMS, model.get_params(), name, n_users, n_items)
+        models[name] = model
+    return evaluate_models(models, split, k=k)

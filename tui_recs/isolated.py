@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, TypeVar
 
 from tui_recs.errors import TuiRecsError
+from tui_recs.models.engine import DEFAULT_ENGINE
 
 if TYPE_CHECKING:
     from tui_recs.cache import ArtifactStore
@@ -210,47 +211,46 @@ def _last_line(log: IO[bytes]) -> str:
 # ------------------------------------------------------------------------- what callers use
 def get_model_isolated(dataset: "Dataset", name: str, params: dict[str, Any] | None, *,
                        store: "ArtifactStore | None", progress: "Progress | None" = None,
-                       cancel: "CancelEvent | None" = None) -> "ReadyModel":
+                       cancel: "CancelEvent | None" = None, engine: str = DEFAULT_ENGINE
+                       ) -> "ReadyModel":
     """:func:`tui_recs.pipeline.get_model`, but a model that must be trained is trained (and
     indexed, and stored) in a child process, then loaded from ``store`` here. Cheap models,
     cache hits and runs without a cache stay in this process."""
+    from tui_recs.models.registry import model_class
     from tui_recs.pipeline import get_model, is_cached
 
-    if store is not None and name in HEAVY_MODELS and not is_cached(dataset, name, params, store):
-        run_isolated(_train, dataset_reference(dataset), name, params, str(store.root),
+    if store is not None and model_class(name).trains_in_child and not is_cached(
+            dataset, name, params, store, engine):
+        run_isolated(_train, dataset_reference(dataset), name, params, str(store.root), engine,
                      progress=progress, cancel=cancel)
-    return get_model(dataset, name, params, store=store, progress=progress, cancel=cancel)
+    return get_model(dataset, name, params, store=store, progress=progress, cancel=cancel,
+                     engine=engine)
 
 
 def evaluate_isolated(dataset: "Dataset", params: dict[str, dict[str, Any]], k: int,
-                      seed: int = 0, cancel: "CancelEvent | None" = None
+                      seed: int = 0, cancel: "CancelEvent | None" = None, **split: Any
                       ) -> tuple[list[dict[str, Any]], str]:
     """The evaluation table (rows, split description) of models ``params`` (name ->
-    hyperparameters) on a seeded 80/20 holdout, the popularity baseline included, computed in
-    a child process."""
-    return run_isolated(_evaluate, dataset_reference(dataset), params, k, seed, cancel=cancel)
-
-
-#: Models whose training is worth a process of its own.
-HEAVY_MODELS = frozenset({"als", "lsa"})
+    hyperparameters) on a seeded split (``split``: as :func:`tui_recs.evaluation.split_plays`'s
+    options; default an 80/20 holdout), the popularity baseline included, computed in a child
+    process."""
+    return run_isolated(_evaluate, dataset_reference(dataset), params, k, seed, split,
+                        cancel=cancel)
 
 
 def _train(reference: tuple[str, Any], name: str, params: dict[str, Any] | None, cache_dir: str,
-           progress: "Progress", cancel: "CancelEvent") -> None:
+           engine: str, progress: "Progress", cancel: "CancelEvent") -> None:
     from tui_recs.cache import ArtifactStore
     from tui_recs.pipeline import get_model
 
     get_model(open_reference(reference), name, params, store=ArtifactStore(Path(cache_dir)),
-              progress=progress, cancel=cancel)
+              progress=progress, cancel=cancel, engine=engine)
 
 
 def _evaluate(reference: tuple[str, Any], params: dict[str, dict[str, Any]], k: int, seed: int,
-              progress: "Progress", cancel: "CancelEvent") -> tuple[list[dict[str, Any]], str]:
-    from tui_recs.evaluation import evaluate_models, holdout_split
-    from tui_recs.models.registry import create
-    from tui_recs.pipeline import resolved_params
+              split: dict[str, Any], progress: "Progress", cancel: "CancelEvent"
+              ) -> tuple[list[dict[str, Any]], str]:
+    from tui_recs.evaluation import evaluate_registered, split_plays
 
-    split = holdout_split(open_reference(reference).user_items, test_fraction=0.2, seed=seed)
-    models = {name: create(name, **resolved_params(name, model_params))
-              for name, model_params in params.items()}
-    return evaluate_models(models, split, k=k), split.description
+    chosen = split_plays(open_reference(reference).user_items, seed=seed, **split)
+    return evaluate_registered(params, chosen, k), chosen.description

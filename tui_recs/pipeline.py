@@ -7,24 +7,31 @@ callback and honours a cancel event between (and, for ALS, within) stages.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import numpy as np
 
+from tui_recs.cache.validate import check_rows
 from tui_recs.errors import TuiRecsError
+from tui_recs.index import (INDEX_FORMAT_VERSION, MIN_ITEMS_FOR_INDEX, FactorIndex,
+                            RecommendMode, SimilarIndex, build_similar_index,
+                            choose_recommend_mode, load_similar_index, save_similar_index)
+from tui_recs.models import registry
+from tui_recs.models.base import FactorModel, history_row
+from tui_recs.models.engine import DEFAULT_ENGINE
+from tui_recs.models.engine import engine as engine_named
+from tui_recs.models.params import check_fits as check_shape
+from tui_recs.models.params import key_params, resolve
 
 if TYPE_CHECKING:
     from tui_recs.cache import ArtifactStore
     from tui_recs.data.dataset import Dataset
-    from tui_recs.index import FactorIndex, RecommendMode, SimilarIndex
     from tui_recs.models.base import Recommender
 
 #: Bump when the stored layout of models or indexes changes.
 MODEL_FORMAT_VERSION = 1
-#: Settings that change speed or reporting but not the learned model; left out of cache keys.
-NOT_IN_KEY = frozenset({"num_threads", "calculate_loss_every"})
 RECOMMEND_INDEX_FILE = "recommend.ann"
 
 
@@ -58,9 +65,11 @@ class ReadyModel:
     dataset: "Dataset"
     params: dict[str, Any]
     info: dict[str, Any] = field(default_factory=dict)
-    similar_index: "SimilarIndex | None" = None
-    recommend_index: "FactorIndex | None" = None
-    recommend_mode: "RecommendMode | None" = None
+    #: The engine that trained it (see :mod:`tui_recs.models.engine`).
+    engine: str = DEFAULT_ENGINE
+    similar_index: SimilarIndex | None = None
+    recommend_index: FactorIndex | None = None
+    recommend_mode: RecommendMode | None = None
 
     @property
     def similar_mode(self) -> str:
@@ -70,8 +79,6 @@ class ReadyModel:
     def describe_similar(self) -> str:
         """One line: how related artists are found, with the index's measured recall."""
         if self.similar_index is None:
-            from tui_recs.index import MIN_ITEMS_FOR_INDEX
-
             return (f"exact search ({self.dataset.n_items:,} artists; an index is built from "
                     f"{MIN_ITEMS_FOR_INDEX:,})")
         return self.similar_index.stats.describe()
@@ -103,8 +110,6 @@ class ReadyModel:
         artist positions ``items`` (``plays`` each; default the dataset's typical plays per
         artist). ALS folds the listener in exactly, LSA projects them; always exact scoring,
         the picked artists left out."""
-        from tui_recs.models.base import history_row
-
         if plays is None:
             plays = [self.dataset.typical_plays] * len(items)
         if len(plays) != len(items):
@@ -113,55 +118,59 @@ class ReadyModel:
         return self.model.recommend_history(row, n)
 
 
-def model_inputs(dataset: "Dataset", name: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Everything that determines a trained model: the cache key's inputs."""
+def model_inputs(dataset: "Dataset", name: str, params: dict[str, Any],
+                 engine: str = DEFAULT_ENGINE) -> dict[str, Any]:
+    """Everything that determines a trained model: the cache key's inputs (the parameters
+    declared as changing the model, not those of speed or reporting; the engine that
+    trains it)."""
     return {"dataset": dataset.fingerprint, "model": name, "version": MODEL_FORMAT_VERSION,
-            "params": {k: v for k, v in sorted(params.items()) if k not in NOT_IN_KEY}}
+            "params": key_params(registry.model_class(name).PARAMS, params), "engine": engine}
 
 
 def resolved_params(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
-    """Every hyperparameter of model ``name``: ``params`` over the defaults, with
-    ``random_state`` 0 where the model takes one (a cached model must be reproducible)."""
-    from tui_recs.models.registry import create, model_class
+    """Every hyperparameter of model ``name``: ``params`` over the declared defaults, checked
+    (a ParameterError names a bad one)."""
+    return resolve(registry.model_class(name).PARAMS, params or {}, name)
 
-    params = dict(params or {})
-    if "random_state" in model_class(name).__init__.__code__.co_varnames:
-        params.setdefault("random_state", 0)
-    return create(name, **params).get_params()
+
+def check_fits(dataset: "Dataset", name: str, params: dict[str, Any]) -> None:
+    """A ParameterError when ``params`` cannot work on ``dataset``'s shape (LSA factors at
+    least the smaller side), before any training."""
+    check_shape(registry.model_class(name).PARAMS, params, name, dataset.n_users,
+                dataset.n_items)
 
 
 def is_cached(dataset: "Dataset", name: str, params: dict[str, Any] | None,
-              store: "ArtifactStore") -> bool:
+              store: "ArtifactStore", engine: str = DEFAULT_ENGINE) -> bool:
     """Whether ``store`` holds model ``name`` with ``params`` for ``dataset``."""
-    inputs = model_inputs(dataset, name, resolved_params(name, params))
+    inputs = model_inputs(dataset, name, resolved_params(name, params), engine)
     return store.lookup("model", inputs) is not None
 
 
 def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = None, *,
               store: "ArtifactStore | None" = None, progress: Progress | None = None,
-              cancel: CancelEvent | None = None, build_index: bool | None = None) -> ReadyModel:
+              cancel: CancelEvent | None = None, build_index: bool | None = None,
+              engine: str = DEFAULT_ENGINE) -> ReadyModel:
     """A trained, indexed model for ``dataset``: loaded from ``store`` or built and stored.
 
     Args:
         dataset: the data (users × items).
-        name: "als", "lsa" or "popularity".
-        params: hyperparameters (defaults filled in; ``random_state`` defaults to 0 so that
-            the cached model is reproducible).
+        name: a registered model (see :mod:`tui_recs.models.registry`).
+        params: hyperparameters (the declared defaults filled in).
         store: the artifact cache, or None to build in memory only.
         progress: called with a :class:`Stage` as work advances.
         cancel: checked between stages and ALS iterations; when set, :class:`Cancelled`.
         build_index: force (True) or skip (False) the Annoy indexes; default: build them
             when the catalogue has at least ``MIN_ITEMS_FOR_INDEX`` artists.
+        engine: the engine that trains it (part of the cache key).
     """
-    from tui_recs.cache.validate import check_rows
-    from tui_recs.index import MIN_ITEMS_FOR_INDEX
-    from tui_recs.models.base import FactorModel
-    from tui_recs.models.registry import create, model_class
-
     report = progress or (lambda stage: None)
     params = resolved_params(name, params)
-    model = create(name, **params)
-    inputs = model_inputs(dataset, name, params)
+    check_fits(dataset, name, params)
+    trainer = engine_named(engine)
+    model = registry.create(name, **params)
+    inputs = model_inputs(dataset, name, params, engine)
+    trained: dict[str, np.ndarray] = {}
     _check(cancel)
 
     def fit(directory: Path | None) -> dict[str, Any]:
@@ -179,18 +188,19 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
                                                    f"({seconds:.2f} s{loss_text})", loss))
             return not (cancel is not None and cancel.is_set())
 
-        model.fit(dataset.user_items, callback=on_iteration)
+        trained.update(trainer.train(model, dataset.user_items, callback=on_iteration))
         _check(cancel)
         info = {"fit_seconds": time.perf_counter() - started, "loss_history": losses,
-                "params": params}
+                "params": params, "engine": engine}
         if directory is not None:
-            for key, array in model.to_arrays().items():
+            for key, array in trained.items():
                 np.save(directory / f"{key}.npy", array, allow_pickle=False)
         return info
 
     if store is None:
         info = fit(None)
-        fitted = model
+        # What an engine returns is all a model is, whichever engine trained it.
+        fitted = registry.model_class(name).from_arrays(params, trained)
     else:
         entry_info: dict[str, Any] = {}
 
@@ -202,13 +212,13 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
             arrays = {path.stem: np.load(path, mmap_mode="r") for path in directory.glob("*.npy")}
             check_rows(arrays, {"item_factors": dataset.n_items, "scores": dataset.n_items,
                                 "user_factors": dataset.n_users})
-            return model_class(name).from_arrays(params, arrays)
+            return registry.model_class(name).from_arrays(params, arrays)
 
         report(Stage("fit", 0.0, f"looking for a cached {name} model"))
         fitted = store.get_or_create("model", inputs, build=build, load=load)
         entry = store.lookup("model", inputs)
         info = dict(entry.manifest.get("extra", entry_info)) if entry is not None else entry_info
-    ready = ReadyModel(name, fitted, dataset, params, info)
+    ready = ReadyModel(name, fitted, dataset, params, info, engine=engine)
     if not isinstance(fitted, FactorModel):
         return ready
     if build_index is None:
@@ -222,12 +232,6 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
 def _attach_indexes(ready: ReadyModel, inputs: dict[str, Any], store: "ArtifactStore | None",
                     report: Progress) -> None:
     """Build (or load) the related-artists index and decide how recommendations are served."""
-    from dataclasses import asdict
-
-    from tui_recs.index import (INDEX_FORMAT_VERSION, FactorIndex, RecommendMode,
-                                build_similar_index, choose_recommend_mode, load_similar_index,
-                                save_similar_index)
-
     model = ready.model
     normalized = model.normalized_item_factors
     item_factors = np.asarray(model.item_factors)

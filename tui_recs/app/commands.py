@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Callable
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
-from tui_recs.app.state import MODEL_TITLES, VIEWS
+from tui_recs.app.state import VIEWS, model_title
+from tui_recs.models import registry
 from tui_recs.text import printable
 
 if TYPE_CHECKING:
@@ -57,12 +58,12 @@ class ActionCommands(Provider):
         commands: list[tuple[str, Callable[[], object], str]] = [
             (f"View: {title}", partial(app.switch_mode, view), f"key {number}")
             for number, (view, title) in enumerate(VIEWS.items(), start=1)]
-        commands += [(f"Use model: {title}", partial(app.use_model, name),
+        commands += [(f"Use model: {model_title(name)}", partial(app.use_model, name),
                       "answer related artists and recommendations with it")
-                     for name, title in MODEL_TITLES.items()]
-        commands += [(f"Retrain {title}…", partial(self._retrain, name),
+                     for name in registry.names()]
+        commands += [(f"Retrain {model_title(name)}…", partial(self._retrain, name),
                       "edit hyperparameters, train in the background")
-                     for name, title in MODEL_TITLES.items()]
+                     for name in registry.names()]
         commands += [
             ("Run evaluation", app.evaluate, "precision, recall, NDCG… against popularity"),
             ("Compare models on this artist", partial(app.compare, "artist"), "slopegraph"),

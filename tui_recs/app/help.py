@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Callable
 
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer
+
+from tui_recs.app.state import VIEWS
 
 INTRO = """\
 ## tui-recs
@@ -19,7 +21,7 @@ the cache; until a model is ready, the views answer with one that is, and say so
 
 Switch views with **1**–**4** (or click them at the top); **ctrl+p** opens the command palette:
 type an artist's name or a listener id to go there, or a command (use a model, retrain,
-evaluate, change the theme). **m** switches between ALS and LSA everywhere. In a search box,
+evaluate, change the theme). **m** switches to the next model everywhere. In a search box,
 **↑**/**↓** choose a match and **Enter** opens it; **Esc** leaves the box, so that the keys
 below work again. **Tab** moves between the parts of a view.
 """
@@ -42,19 +44,17 @@ def _keys_table(bindings: list[Binding], key_display: Callable[[Binding], str]) 
     return "| key | does | id |\n|---|---|---|\n" + "\n".join(rows) + "\n"
 
 
-def help_markdown(key_display: Callable[[Binding], str]) -> str:
+def help_markdown(app: App) -> str:
     """The help text: the intro, each view's purpose and keys, and the app's keys, each key
-    written as ``key_display`` shows it (the app's, which follows the user's keymap)."""
-    from tui_recs.app.main import TuiRecsApp
-    from tui_recs.app.state import VIEWS
-
+    written as ``app`` shows it (following the user's keymap)."""
+    key_display = app.get_key_display
     sections = [INTRO]
     for number, (view, title) in enumerate(VIEWS.items(), start=1):
-        screen = TuiRecsApp.MODES[view]
+        screen = app.MODES[view]
         purpose = " ".join((screen.__doc__ or "").split())
         sections.append(f"### {number} · {title}\n\n{purpose}\n\n"
                         f"{_keys_table(screen.BINDINGS, key_display)}")
-    sections.append(f"### Everywhere\n\n{_keys_table(TuiRecsApp.BINDINGS, key_display)}")
+    sections.append(f"### Everywhere\n\n{_keys_table(app.BINDINGS, key_display)}")
     sections.append(OUTRO)
     return "\n".join(sections)
 
@@ -68,5 +68,5 @@ class HelpScreen(ModalScreen[None]):
         from textual.widgets import Markdown  # imported on first use: it is slow to import
 
         with VerticalScroll(id="help-panel"):
-            yield Markdown(help_markdown(self.app.get_key_display))
+            yield Markdown(help_markdown(self.app))
         yield Footer()

@@ -25,12 +25,13 @@ from tui_recs.app.config import Config, default_config_path
 from tui_recs.app.help import HelpScreen
 from tui_recs.app.messages import (DataLoaded, EvaluationDone, JobEnded, JobProgressed,
                                    ModelReady, NamesIndexed, describe_error)
-from tui_recs.app.state import VIEWS, History, Job, model_title
+from tui_recs.app.state import VIEWS, History, Job, model_title, startup_models
 from tui_recs.app.views.artists import ArtistsScreen
 from tui_recs.app.views.compare import CompareScreen
 from tui_recs.app.views.listeners import ListenersScreen
 from tui_recs.app.views.loading import LoadingScreen
 from tui_recs.app.views.models import ModelsScreen
+from tui_recs.models import registry
 from tui_recs.text import markup_safe
 
 if TYPE_CHECKING:
@@ -38,10 +39,8 @@ if TYPE_CHECKING:
     from tui_recs.data.dataset import Dataset
     from tui_recs.pipeline import ReadyModel
     from tui_recs.search import IdIndex, NameIndex
+    from tui_recs.session import Session
 
-#: Models trained (or loaded from the cache) at start, cheapest first; the first factor model
-#: in this order that is ready stands in for one still training.
-STARTUP_MODELS = ("popularity", "lsa", "als")
 EVALUATION_K = 10
 #: Seconds between the start-up models settling and completing the name index.
 PREPARE_DELAY = 1.0
@@ -91,13 +90,13 @@ class TuiRecsApp(App[int]):
         *(Binding(str(number), f"view('{view}')", title, id=f"view.{view}", show=False)
           for number, (view, title) in enumerate(VIEWS.items(), start=1)),
         # Not in the footer: the bar at the top shows the model in use and this key.
-        Binding("m", "toggle_model", "ALS/LSA", id="app.toggle-model", show=False),
+        Binding("m", "cycle_model", "Next model", id="app.toggle-model", show=False),
         Binding("f1,question_mark", "help", "Help", id="app.help", key_display="F1"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
     #: The model the views answer with (when it is ready).
-    preferred: reactive[str] = reactive("als")
+    preferred: reactive[str] = reactive(registry.default_name)
     #: Bumped whenever a model is added or replaced; the views re-query on change.
     models_version: reactive[int] = reactive(0)
     #: Bumped whenever a job starts, reports progress or ends; progress widgets follow it.
@@ -144,6 +143,7 @@ class TuiRecsApp(App[int]):
         self.clock = clock
         self.cursor_blink = cursor_blink
         self.rng = random.Random(seed)
+        self.session: "Session | None" = None
         self.dataset: Dataset | None = None
         self.names: NameIndex | None = None
         #: The name index whose completion has started (see _prepare_names).
@@ -159,7 +159,7 @@ class TuiRecsApp(App[int]):
         #: The Listeners view shows a new listener made of ``picks`` rather than ``listener``.
         self.new_listener = False
         self.picks: list[int] = []
-        self.compare_pair = ["als", "lsa"]
+        self.compare_pair = registry.names()[:2]
         self.compare_subject = "artist"
 
     # ---------------------------------------------------------------------------- start-up
@@ -189,21 +189,18 @@ class TuiRecsApp(App[int]):
             self.notify(markup_safe(f"Could not save the theme to {self.config_path}: {error}"),
                         severity="warning")
 
-    def _open_dataset(self) -> "Dataset":
-        from tui_recs.data.store import open_dataset
+    def _new_session(self) -> "Session":
+        """A session over the current source (the cache root is resolved once, here)."""
+        from tui_recs.session import Session  # the cache code: ~10 ms the first paint lacks
 
-        return open_dataset(self.data_path, format=self.data_format, cache_dir=self.cache_dir,
-                            use_cache=self.use_cache, **self._demo_options())
-
-    def _demo_options(self) -> dict[str, Any]:
-        return self.demo_options if self.data_path is None else {}
+        return Session(self.data_path, self.data_format, self.cache_dir, self.use_cache,
+                       demo_options=self.demo_options, dataset_factory=self.dataset_factory)
 
     def _to_train(self, dataset: "Dataset", store: "ArtifactStore | None") -> list[str]:
         """The start-up models that take a while: heavy ones the cache lacks."""
-        from tui_recs.isolated import HEAVY_MODELS
-        from tui_recs.pipeline import is_cached
+        from tui_recs.pipeline import is_cached  # numpy and annoy: not before the first paint
 
-        return [name for name in STARTUP_MODELS if name in HEAVY_MODELS and (
+        return [name for name in startup_models() if registry.model_class(name).trains_in_child and (
             store is None or not is_cached(dataset, name, self.model_params.get(name), store))]
 
     @property
@@ -226,25 +223,19 @@ class TuiRecsApp(App[int]):
     @work(thread=True, group="data", exit_on_error=False)
     def _load_worker(self, job: Job) -> None:
         try:
-            from tui_recs.search import name_indexes
-
-            dataset = (self.dataset_factory or self._open_dataset)()
-            store = None
-            if self.use_cache:
-                from tui_recs.cache import ArtifactStore, resolve_cache_dir
-
-                store = ArtifactStore(resolve_cache_dir(self.cache_dir))
+            session = self._new_session()
+            dataset = session.dataset
             first_artist = int(dataset.top_items(1)[0]) if dataset.n_items else None
-            to_train = self._to_train(dataset, store)
+            to_train = self._to_train(dataset, session.store)
         except Exception as error:  # every failure becomes a message on screen, never a crash
             self.post_message(JobEnded(job, "failed", describe_error(error)))
             return
         # The models start loading (or training) while the names are indexed.
-        loaded = DataLoaded(job, dataset, store, first_artist, to_train)
+        loaded = DataLoaded(job, session, first_artist, to_train)
         self.post_message(loaded)
         loaded.shown.wait(SHOWN_TIMEOUT)
         try:
-            names, listener_ids = name_indexes(dataset, store)
+            names, listener_ids = session.indexes()
         except Exception as error:  # the data is there: the rest of the app still works
             self.call_from_thread(self.notify, describe_error(error), severity="error",
                                   title="Artist search is unavailable", timeout=10)
@@ -263,7 +254,7 @@ class TuiRecsApp(App[int]):
         them and with drawing their first answers (at 360K it doubled a 0.13 s layout)."""
         names = self.names
         if names is None or names is self._prepared_names or any(
-                self.jobs[key].running for key in STARTUP_MODELS if key in self.jobs):
+                self.jobs[key].running for key in startup_models() if key in self.jobs):
             return
         self._prepared_names = names
         _freeze_heap()
@@ -275,15 +266,16 @@ class TuiRecsApp(App[int]):
 
     def on_data_loaded(self, message: DataLoaded) -> None:
         _freeze_heap()
-        self.dataset, self.store = message.dataset, message.store
+        self.session = message.session
+        self.dataset, self.store = message.session.dataset, message.session.store
         self.names = self.listener_ids = None
         self.history = History()
         if message.first_artist is not None:
             self.history.visit(message.first_artist)
-        dataset = message.dataset
+        dataset = message.session.dataset
         message.job.finish("done", self.clock(), f"{dataset.n_users:,} listeners × "
                                                  f"{dataset.n_items:,} artists, {dataset.nnz:,} plays")
-        for name in STARTUP_MODELS:
+        for name in startup_models():
             self.train(name, quick=name not in message.to_train)
         self.jobs_version += 1
         self.models_version += 1  # the views draw the new data
@@ -326,19 +318,15 @@ class TuiRecsApp(App[int]):
 
     @work(thread=True, group="train", exit_on_error=False)
     def _train_worker(self, job: Job) -> None:
-        import inspect
-
-        from tui_recs.isolated import get_model_isolated
-        from tui_recs.models.registry import model_class
-        from tui_recs.pipeline import Cancelled
+        from tui_recs.pipeline import Cancelled  # numpy and annoy: not before the first paint
 
         try:
             params = dict(job.params)
-            if "calculate_loss_every" in inspect.signature(model_class(job.key).__init__).parameters:
+            if registry.model_class(job.key).capabilities.loss:
                 params.setdefault("calculate_loss_every", 1)  # the loss is shown per iteration
-            ready = get_model_isolated(
-                self.dataset, job.key, params, store=self.store, cancel=job.cancel,
-                progress=lambda stage: self.post_message(JobProgressed(job, stage)))
+            ready = self.session.model(
+                job.key, isolated=True, cancel=job.cancel,
+                progress=lambda stage: self.post_message(JobProgressed(job, stage)), **params)
         except Cancelled:
             self.post_message(JobEnded(job, "cancelled"))
         except Exception as error:
@@ -413,7 +401,7 @@ class TuiRecsApp(App[int]):
         job = self.jobs.get(name)
         if job is not None and job.running and job.quick:
             return None, why
-        for other in (*reversed(STARTUP_MODELS), *self.models):
+        for other in (*reversed(startup_models()), *self.models):
             if other in self.models:
                 return self.models[other], f"{why}: showing {model_title(other)}"
         return None, why
@@ -432,23 +420,25 @@ class TuiRecsApp(App[int]):
         if current is not None and current.running:
             self.notify("The evaluation is already running")
             return
-        names = [name for name in ("als", "lsa") if name in self.models or name in self.jobs]
+        from tui_recs.evaluation import BASELINE  # loads numpy: not before the first paint
+
+        names = [name for name in registry.names() if name != BASELINE.name and (
+            name in self.models or name in self.jobs)]
         params = {name: self.model_params.get(name, {}) for name in names}
         job = Job("evaluate", "evaluation", self.clock(), params=params,
-                  message=f"refitting {', '.join(model_title(n) for n in names)} and popularity "
-                          f"on 80% of each listener's plays…")
+                  message=f"refitting {', '.join(model_title(n) for n in names)} and "
+                          f"{BASELINE.title} on 80% of each listener's plays…")
         self.jobs["evaluate"] = job
         self.jobs_version += 1
         self._evaluate_worker(job)
 
     @work(thread=True, group="evaluate", exit_on_error=False)
     def _evaluate_worker(self, job: Job) -> None:
-        from tui_recs.isolated import evaluate_isolated
-        from tui_recs.pipeline import Cancelled
+        from tui_recs.pipeline import Cancelled  # numpy and annoy: not before the first paint
 
         try:
-            rows, description = evaluate_isolated(self.dataset, job.params, EVALUATION_K,
-                                                  cancel=job.cancel)
+            rows, description = self.session.evaluate(job.params, EVALUATION_K, isolated=True,
+                                                      cancel=job.cancel)
         except Cancelled:
             self.post_message(JobEnded(job, "cancelled"))
         except Exception as error:
@@ -466,7 +456,7 @@ class TuiRecsApp(App[int]):
 
     # ----------------------------------------------------------------------- navigation
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("view", "toggle_model"):
+        if action in ("view", "cycle_model"):
             return self.dataset is not None and self.current_mode != "loading"
         return True
 
@@ -480,8 +470,11 @@ class TuiRecsApp(App[int]):
     def action_view(self, view: str) -> None:
         self.switch_mode(view)
 
-    def action_toggle_model(self) -> None:
-        self.use_model("lsa" if self.preferred == "als" else "als")
+    def action_cycle_model(self) -> None:
+        """Answer with the next registered model (after the last, the first again)."""
+        names = registry.names()
+        following = names.index(self.preferred) + 1 if self.preferred in names else 0
+        self.use_model(names[following % len(names)])
 
     def use_model(self, name: str) -> None:
         """Answer with model ``name`` from now on (a stand-in is shown until it is ready)."""

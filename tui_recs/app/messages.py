@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from tui_recs.cache import ArtifactStore
-    from tui_recs.data.dataset import Dataset
     from tui_recs.pipeline import ReadyModel, Stage
     from tui_recs.search import IdIndex, NameIndex
+    from tui_recs.session import Session
 
     from tui_recs.app.state import Job
 
@@ -28,12 +27,12 @@ def describe_error(error: BaseException) -> str:
 class DataLoaded(Message):
     """The dataset is loaded (its names are indexed next: :class:`NamesIndexed`)."""
 
-    def __init__(self, job: "Job", dataset: "Dataset", store: "ArtifactStore | None",
-                 first_artist: int | None, to_train: list[str]) -> None:
+    def __init__(self, job: "Job", session: "Session", first_artist: int | None,
+                 to_train: list[str]) -> None:
         super().__init__()
         self.job = job
-        self.dataset = dataset
-        self.store = store
+        #: The session over the loaded data (its dataset is open).
+        self.session = session
         #: The most listened artist: the Artists view opens on it.
         self.first_artist = first_artist
         #: The start-up models that the cache lacks, which take a while to train.

@@ -9,17 +9,26 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from tui_recs.models import registry
+
 JobStatus = Literal["running", "done", "failed", "cancelled"]
 
 #: The views (the app's modes) in key order, 1-4, with their titles.
 VIEWS = {"artists": "Artists", "listeners": "Listeners", "compare": "Compare", "models": "Models"}
-#: Display names of the models the app knows how to show.
-MODEL_TITLES = {"als": "ALS", "lsa": "LSA", "popularity": "popularity"}
 
 
 def model_title(name: str) -> str:
-    """How a model is named on screen ("als" -> "ALS")."""
-    return MODEL_TITLES.get(name, name)
+    """How a model is named on screen ("als" -> "ALS"), as the model declares it."""
+    return registry.title(name)
+
+
+def startup_models() -> list[str]:
+    """The models trained (or loaded from the cache) at start, cheapest first: those trained
+    in this process, then the heavy ones from the last registered to the first (the default),
+    so the model to wait for is the last in the loading view and the first to stand in."""
+    names = registry.names()
+    return ([name for name in names if not registry.model_class(name).trains_in_child]
+            + [name for name in reversed(names) if registry.model_class(name).trains_in_child])
 
 
 @dataclass

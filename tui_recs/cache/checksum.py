@@ -3,7 +3,7 @@
 CRC-32 was chosen by measurement: it detects any flipped byte or truncation (what a damaged
 cache file shows; nobody forges cache files) and runs several times faster than a
 cryptographic hash, which matters because every warm start verifies every payload byte. On
-the 2-core development VM, page-cached 512 MiB (``python -m tui_recs.cache.checksum_speed``):
+the 2-core development VM, page-cached 512 MiB (``python benchmarks/checksum_speed.py``):
 zlib.crc32 over mmap 2.7-2.9 GB/s (1.8 GB/s on a busy host), adler32 about the same, sha256
 1.45, sha1 1.3-1.5, blake2b 0.77, md5 0.61 GB/s; crc32 through a 1 MiB read buffer instead of
 a map: 1.2-1.5 GB/s (one more copy). So ~500 MB of entries verify in about 0.2 s.

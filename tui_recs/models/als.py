@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from tui_recs.errors import ModelError
-from tui_recs.models.base import FactorModel, FitCallback, check_ids, history_row
+from tui_recs.models.base import Capabilities, FactorModel, FitCallback, check_ids, history_row
+from tui_recs.models.params import SEED, THREADS, Param
+from tui_recs.models.weighting import (BM25_B, WEIGHTINGS, artist_lengths, bm25, confidence,
+                                       weight)
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -28,62 +31,58 @@ LOW_RANK_SHARE = 0.5
 
 
 class ALS(FactorModel):
-    """Alternating least squares for implicit feedback.
+    """Alternating least squares for implicit feedback (hyperparameters: ``PARAMS``).
 
-    Args:
-        factors: latent dimensions f.
-        regularization: λ, the L2 penalty on every factor vector.
-        alpha: confidence scale: c = 1 + alpha * w, w the weighted plays.
-        weighting: "bm25", "tfidf" or "none" (raw play counts), applied before confidence.
-        bm25_k1, bm25_b: BM25 parameters (weighting "bm25").
-        iterations: full sweeps (users, then items).
-        solver: "cg" (fast, approximate per sweep) or "cholesky" (exact per sweep).
-        cg_steps: conjugate-gradient steps per row per sweep (solver "cg").
-        random_state: seed of the initial factors (None: fresh randomness). The same seed and
-            thread count give identical factors (so does any thread count, by design) on
-            one machine; across CPUs of another SIMD width the "cg" sums vectorize
-            differently (fastmath), ~4e-4 apart after 3 iterations of the tests' small model.
-        num_threads: Numba threads for the kernels during ``fit`` (None: all cores). The one
-            BLAS call per half-step (YᵀY) runs between kernels, never alongside them.
-        calculate_loss_every: compute the training loss every k iterations (0: never); the
-            values go to ``loss_history`` and to the callback.
+    The same seed and thread count give identical factors (so does any thread count, by
+    design) on one machine; across CPUs of another SIMD width the "cg" sums vectorize
+    differently (fastmath), ~4e-4 apart after 3 iterations of the tests' small model. The one
+    BLAS call per half-step (YᵀY) runs between the Numba kernels, never alongside them.
 
-    After ``fit``: ``user_factors`` (users × f) and ``item_factors`` (items × f), float32.
+    After ``fit``: ``user_factors`` (users × f) and ``item_factors`` (items × f), float32,
+    and ``loss_history`` [(iteration, loss)] when ``calculate_loss_every`` is set.
     """
 
     name = "als"
-
+    title = "ALS"
+    capabilities = Capabilities(explain=True, loss=True)
+    trains_in_child = True
     # Defaults: the best of a grid by NDCG@10 on hetrec (docs/defaults.md).
-    def __init__(self, factors: int = 64, regularization: float = 1.0, alpha: float = 0.01,
-                 iterations: int = 15, solver: str = "cg", cg_steps: int = 3,
-                 weighting: str = "bm25", bm25_k1: float = 100.0, bm25_b: float = 0.8,
-                 random_state: int | None = None, num_threads: int | None = None,
-                 calculate_loss_every: int = 0) -> None:
-        from tui_recs.models.weighting import WEIGHTINGS
+    PARAMS = (
+        Param("factors", int, 64, "latent dimensions f", low=1, high=1024),
+        Param("regularization", float, 1.0, "λ, the L2 penalty on every factor vector",
+              low=0, high=1e6),
+        Param("alpha", float, 0.01, "confidence scale: c = 1 + alpha * weighted plays",
+              low=0, low_open=True, high=1e6),
+        Param("iterations", int, 15, "full sweeps (users, then items)", low=1, high=10_000),
+        Param("solver", str, "cg", "cg (fast, approximate per sweep) or cholesky (exact)",
+              choices=SOLVERS),
+        Param("cg_steps", int, 3, "conjugate-gradient steps per row per sweep (solver cg)",
+              low=1, high=100),
+        Param("weighting", str, "bm25", "weighting of the plays before confidence",
+              choices=WEIGHTINGS),
+        Param("bm25_k1", float, 100.0, "BM25 K1 (weighting bm25)", low=0, high=1e6),
+        BM25_B,
+        SEED,
+        THREADS,
+        Param("calculate_loss_every", int, 0, "compute the training loss every k iterations "
+              "(0: never)", low=0, high=1000, effect="reporting"),
+    )
 
-        if solver not in SOLVERS:
-            raise ModelError(f"unknown ALS solver {solver!r}: use one of {', '.join(SOLVERS)}")
-        for label, value, low in (("factors", factors, 1), ("iterations", iterations, 1),
-                                  ("cg_steps", cg_steps, 1)):
-            if int(value) < low:
-                raise ModelError(f"ALS {label} must be at least {low} (got {value})")
-        if weighting not in WEIGHTINGS:
-            raise ModelError(f"unknown ALS weighting {weighting!r}: use one of {', '.join(WEIGHTINGS)}")
-        if regularization < 0 or not alpha > 0:
-            raise ModelError(f"ALS needs regularization >= 0 and alpha > 0 "
-                             f"(got {regularization}, {alpha})")
-        self.factors = int(factors)
-        self.regularization = float(regularization)
-        self.alpha = float(alpha)
-        self.iterations = int(iterations)
-        self.solver = solver
-        self.cg_steps = int(cg_steps)
-        self.random_state = random_state
-        self.num_threads = num_threads
-        self.calculate_loss_every = int(calculate_loss_every)
-        self.weighting = weighting
-        self.bm25_k1 = float(bm25_k1)
-        self.bm25_b = float(bm25_b)
+    factors: int
+    regularization: float
+    alpha: float
+    iterations: int
+    solver: str
+    cg_steps: int
+    weighting: str
+    bm25_k1: float
+    bm25_b: float
+    random_state: int
+    num_threads: int | None
+    calculate_loss_every: int
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
         self.lengths: np.ndarray | None = None  # artists' total plays in the training data
         self.loss_history: list[tuple[int, float]] = []
 
@@ -98,8 +97,7 @@ class ALS(FactorModel):
         a threading.Event) becoming true, stops cleanly after that iteration. Factors that
         become NaN/inf raise a ModelError naming the hyperparameter to change.
         """
-        from tui_recs.models._numba import threads
-        from tui_recs.models.weighting import artist_lengths
+        from tui_recs.models._numba import threads  # numba: ~0.3 s of import, only to train
 
         user_items = user_items.tocsr()
         # Sorted rows read the fixed factors in order. Sorted into a copy, not in place: the
@@ -149,8 +147,6 @@ class ALS(FactorModel):
         Weights below zero (BM25 for a listener of nearly every artist) count as zero: the
         pair keeps preference 1 with the base confidence 1.
         """
-        from tui_recs.models.weighting import bm25, confidence, weight
-
         if self.weighting == "bm25":
             weighted = bm25(user_items, self.bm25_k1, self.bm25_b, lengths=self.lengths)
         else:
@@ -187,7 +183,15 @@ class ALS(FactorModel):
     def _check_finite(self, iteration: int) -> None:
         if not (_all_finite(self.user_factors) and _all_finite(self.item_factors)):
             raise ModelError(f"ALS diverged at iteration {iteration} (factors became NaN or "
-                             "infinite): lower --alpha or raise --regularization")
+                             f"infinite): {self._divergence_advice()}")
+
+    def _divergence_advice(self) -> str:
+        """Which hyperparameter to change after factors became NaN/inf: without
+        regularization the normal equations can be singular; otherwise large confidences
+        (alpha × weighted plays) are what overflows."""
+        if self.regularization == 0:
+            return "regularization is 0: raise it (e.g. to 1)"
+        return f"lower alpha (now {self.alpha:g})"
 
     # ------------------------------------------------------------------------------- loss
     def loss(self, user_items: "sp.csr_matrix") -> float:
@@ -283,13 +287,6 @@ class ALS(FactorModel):
         return items[top], contributions[top], float(contributions.sum())
 
     # --------------------------------------------------------------------------- storage
-    def get_params(self) -> dict[str, Any]:
-        return {"factors": self.factors, "regularization": self.regularization,
-                "alpha": self.alpha, "iterations": self.iterations, "solver": self.solver,
-                "cg_steps": self.cg_steps, "weighting": self.weighting, "bm25_k1": self.bm25_k1,
-                "bm25_b": self.bm25_b, "random_state": self.random_state,
-                "num_threads": self.num_threads, "calculate_loss_every": self.calculate_loss_every}
-
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {**super().to_arrays(), "lengths": self.lengths}
 

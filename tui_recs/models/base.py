@@ -7,11 +7,13 @@ Item and user ids here are integer row/column positions of the Dataset.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
 from tui_recs.errors import ModelError
+from tui_recs.models.params import Param, resolve
 from tui_recs.models.topk import rows_per_block, top_k
 
 if TYPE_CHECKING:
@@ -21,19 +23,54 @@ if TYPE_CHECKING:
 FitCallback = Callable[[int, float, "float | None"], "bool | None"]
 
 
-class Recommender(ABC):
-    """fit / similar_items / recommend, single and batched, for any algorithm."""
+@dataclass(frozen=True)
+class Capabilities:
+    """What a model can answer beyond ranking artists for a listener of the training data."""
 
-    #: Short name shown in tables and used on the command line ("als", "lsa", ...).
-    name: str = "model"
+    #: Related artists (similar_items) that mean something (popularity's are the same list).
+    related: bool = True
+    #: Recommendations for the listeners of the training data.
+    recommend: bool = True
+    #: Recommendations for a listener who is not in the training data (recommend_history).
+    fold_in: bool = True
+    #: ``explain(user, item, user_items, n)``: which listened artists led to a recommendation.
+    explain: bool = False
+    #: A training loss per iteration (the ``calculate_loss_every`` parameter).
+    loss: bool = False
+
+
+class Recommender(ABC):
+    """fit / similar_items / recommend, single and batched, for any algorithm.
+
+    A model declares itself in class attributes, read by the registry and both front ends:
+    ``name``, ``title``, ``PARAMS`` (its hyperparameters, see :mod:`tui_recs.models.params`),
+    ``capabilities`` and ``trains_in_child``. The constructor takes exactly the declared
+    parameters as keywords, checks them and sets each as an attribute of the same name.
+    """
+
+    #: Short name used on the command line and in cache keys ("als", "lsa", ...).
+    name: ClassVar[str] = "model"
+    #: How the model is named on screen ("ALS").
+    title: ClassVar[str] = "model"
+    PARAMS: ClassVar[tuple[Param, ...]] = ()
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    #: Whether training is worth a process of its own (seconds or more on real data).
+    trains_in_child: ClassVar[bool] = False
+
+    def __init__(self, **params: Any) -> None:
+        """Set every declared parameter: ``params`` over the declared defaults; a value of the
+        wrong type, non-finite or out of range is a ParameterError naming it."""
+        for key, value in resolve(self.PARAMS, params, self.name).items():
+            setattr(self, key, value)
 
     @abstractmethod
     def fit(self, user_items: "sp.csr_matrix", callback: FitCallback | None = None) -> "Recommender":
         """Learn from a users × items matrix of play counts (float32 CSR)."""
 
-    @abstractmethod
     def get_params(self) -> dict[str, Any]:
-        """Constructor arguments (JSON-able) that rebuild this model unfitted."""
+        """Constructor arguments (JSON-able) that rebuild this model unfitted: every declared
+        parameter, in declaration order."""
+        return {param.name: getattr(self, param.name) for param in self.PARAMS}
 
     @abstractmethod
     def to_arrays(self) -> dict[str, np.ndarray]:

@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tui_recs.errors import ModelError
-from tui_recs.models.base import FactorModel, FitCallback, check_ids
+from tui_recs.models.base import Capabilities, FactorModel, FitCallback, check_ids
+from tui_recs.models.params import SEED, Param
+from tui_recs.models.weighting import BM25_B, artist_lengths, bm25
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -284,31 +286,32 @@ def _orthonormal(block: np.ndarray, width: int, floor: float, rng: np.random.Gen
 
 
 class LSA(FactorModel):
-    """Latent semantic analysis of listening data.
-
-    Args:
-        factors: k, the number of singular triplets kept.
-        bm25_k1, bm25_b: BM25 parameters of the weighting.
-        random_state: seed of the SVD's start vectors (None: fresh randomness).
-        solver: "lanczos" (block Lanczos with Numba-parallel sparse products; falls back to
-            "propack" if it does not converge), or the scipy ``svds`` solver "propack"
-            (falls back to "arpack" in float64 if it fails) or "arpack"; see truncated_svd.
-    """
+    """Latent semantic analysis of listening data (hyperparameters: ``PARAMS``; the solvers
+    are described in :func:`truncated_svd`)."""
 
     name = "lsa"
-
+    title = "LSA"
+    capabilities = Capabilities()
+    trains_in_child = True
     # Defaults: the best of a grid by NDCG@10 on hetrec (docs/defaults.md).
-    def __init__(self, factors: int = 32, bm25_k1: float = 3.0, bm25_b: float = 0.8,
-                 random_state: int | None = None, solver: str = "lanczos") -> None:
-        if solver not in SOLVERS:
-            raise ModelError(f"unknown LSA solver {solver!r}: use one of {', '.join(SOLVERS)}")
-        if int(factors) < 1:
-            raise ModelError(f"LSA factors must be at least 1 (got {factors})")
-        self.factors = int(factors)
-        self.bm25_k1 = float(bm25_k1)
-        self.bm25_b = float(bm25_b)
-        self.random_state = random_state
-        self.solver = solver
+    PARAMS = (
+        Param("factors", int, 32, "k, the number of singular triplets kept", low=1,
+              high=2048, below_data_side=True),
+        Param("bm25_k1", float, 3.0, "BM25 K1 of the weighting", low=0, high=1e6),
+        BM25_B,
+        SEED,
+        Param("solver", str, "lanczos", "lanczos (Numba block Lanczos, falls back to "
+              "propack), or scipy's svds solver propack or arpack", choices=SOLVERS),
+    )
+
+    factors: int
+    bm25_k1: float
+    bm25_b: float
+    random_state: int
+    solver: str
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
         self.singular_values: np.ndarray | None = None  # S (k,), decreasing
         self.item_basis: np.ndarray | None = None  # U (items × k)
         self.lengths: np.ndarray | None = None  # artists' total plays in the training data
@@ -320,8 +323,6 @@ class LSA(FactorModel):
         """Weight ``user_items`` (users × items play counts) with BM25 and take the truncated
         SVD of the artist × listener view. One step: ``callback(1, seconds, None)`` at the end.
         ``cancel`` is accepted for a uniform signature; the SVD cannot be interrupted."""
-        from tui_recs.models.weighting import artist_lengths, bm25
-
         started = time.perf_counter()
         lengths = artist_lengths(user_items)
         weighted = bm25(user_items, self.bm25_k1, self.bm25_b, lengths=lengths)
@@ -344,16 +345,10 @@ class LSA(FactorModel):
         """Projections S⁻¹ Uᵀ a (len(users) × k float32) of listener rows ``users`` of
         ``user_items``, weighted with the training data's BM25 statistics; works for listeners
         not seen in training."""
-        from tui_recs.models.weighting import bm25
-
         self._require_fitted()
         users = check_ids(users, user_items.shape[0], "user")
         weighted = bm25(user_items[users], self.bm25_k1, self.bm25_b, lengths=self.lengths)
         return (weighted @ self.item_basis) / self.singular_values
-
-    def get_params(self) -> dict[str, Any]:
-        return {"factors": self.factors, "bm25_k1": self.bm25_k1, "bm25_b": self.bm25_b,
-                "random_state": self.random_state, "solver": self.solver}
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {**super().to_arrays(), "singular_values": self.singular_values,

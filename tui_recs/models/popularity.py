@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from tui_recs.errors import ModelError
-from tui_recs.models.base import (FitCallback, Recommender, _stack, check_ids,
+from tui_recs.models.base import (Capabilities, FitCallback, Recommender, _stack, check_ids,
                                   check_trained_width)
 from tui_recs.models.topk import top_k
+from tui_recs.models.weighting import artist_lengths, artist_listeners
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -23,14 +24,15 @@ class Popularity(Recommender):
     """Scores every artist by its number of listeners (ties by total plays)."""
 
     name = "popularity"
+    title = "popularity"
+    capabilities = Capabilities(fold_in=True)
 
-    def __init__(self) -> None:
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
         self.scores: np.ndarray | None = None
 
     def fit(self, user_items: "sp.csr_matrix", callback: FitCallback | None = None,
             cancel: Any = None) -> "Popularity":
-        from tui_recs.models.weighting import artist_lengths, artist_listeners
-
         listeners, plays = artist_listeners(user_items), artist_lengths(user_items)
         # Plays only break ties between artists with equal listener counts.
         self.scores = (listeners + plays / (plays.max() + 1.0) if plays.size else listeners
@@ -62,9 +64,6 @@ class Popularity(Recommender):
         check_trained_width(user_items, len(scores), self.name)
         users = check_ids(users, user_items.shape[0], "user")
         return np.repeat(scores[None, :], len(users), axis=0)
-
-    def get_params(self) -> dict[str, Any]:
-        return {}
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"scores": self._fitted_scores()}

@@ -1,34 +1,80 @@
-"""Algorithms by name, imported only when used (numba and scipy load on demand)."""
+"""The models by name: an open registry that the command line, the app, the pipeline and
+evaluation read (none of them names a model).
+
+A model is one module whose Recommender subclass declares itself (name, title, ``PARAMS``,
+capabilities, ``trains_in_child``; see :class:`tui_recs.models.base.Recommender`), plus one
+registration line: an entry of ``BUILT_IN`` here for the models that ship with tui-recs, or
+a :func:`register` call. Entries are "module:Class" and imported on first use: the model
+modules load numpy, which the command line must not do before it has parsed its arguments
+(and the app before it has capped the BLAS threads).
+"""
 
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_recs.errors import ModelError
-from tui_recs.models.base import Recommender
 
-#: Command-line name -> "module:class".
-ALGORITHMS = {
+if TYPE_CHECKING:
+    from tui_recs.models.base import Recommender
+
+#: The models that ship with tui-recs, in the order front ends list them (the default first).
+BUILT_IN = {
     "als": "tui_recs.models.als:ALS",
     "lsa": "tui_recs.models.lsa:LSA",
     "popularity": "tui_recs.models.popularity:Popularity",
 }
 
+#: name -> the class, or where to import it from.
+_models: dict[str, "str | type[Recommender]"] = dict(BUILT_IN)
 
-def model_class(name: str) -> type[Recommender]:
+
+def register(model: "type[Recommender] | str", name: str | None = None) -> None:
+    """Make a model known by its name, listed after those registered before it: a class, or
+    "module:Class" with its ``name`` (imported on first use)."""
+    if isinstance(model, str):
+        if name is None:
+            raise ModelError(f"registering {model!r} needs the model's name")
+    else:
+        name = model.name
+    if name in _models and _models[name] != model:
+        raise ModelError(f"a model named {name!r} is registered already")
+    _models[name] = model
+
+
+def unregister(name: str) -> None:
+    """Forget model ``name`` (tests register models of their own)."""
+    _models.pop(name, None)
+
+
+def names() -> list[str]:
+    """Every registered model's name, in registration order (nothing is imported)."""
+    return list(_models)
+
+
+def default_name() -> str:
+    """The model answering when none is named: the first registered."""
+    return next(iter(_models))
+
+
+def model_class(name: str) -> "type[Recommender]":
     """The Recommender class registered as ``name``."""
     try:
-        module, cls = ALGORITHMS[name].split(":")
+        entry = _models[name]
     except KeyError:
-        raise ModelError(f"unknown model {name!r}: choose from {', '.join(ALGORITHMS)}") from None
-    return getattr(import_module(module), cls)
+        raise ModelError(f"unknown model {name!r}: choose from {', '.join(_models)}") from None
+    if isinstance(entry, str):
+        module, cls = entry.split(":")
+        entry = _models[name] = getattr(import_module(module), cls)
+    return entry
 
 
-def create(name: str, **params: Any) -> Recommender:
-    """A new, unfitted model; an unknown hyperparameter is a ModelError naming it."""
-    cls = model_class(name)
-    try:
-        return cls(**params)
-    except TypeError as error:
-        raise ModelError(f"bad hyperparameter for {name}: {error}") from None
+def title(name: str) -> str:
+    """How model ``name`` is named on screen ("als" -> "ALS"; an unknown name as is)."""
+    return model_class(name).title if name in _models else name
+
+
+def create(name: str, **params: Any) -> "Recommender":
+    """A new, unfitted model; an unknown or invalid hyperparameter is a ModelError naming it."""
+    return model_class(name)(**params)

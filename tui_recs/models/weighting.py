@@ -13,10 +13,16 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
+from tui_recs.errors import ModelError
+from tui_recs.models.params import Param
+
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
 WEIGHTINGS = ("bm25", "tfidf", "none")
+#: BM25's length normalisation, the same declaration for every model that weights by BM25.
+BM25_B = Param("bm25_b", float, 0.8, "BM25 B: 0 ignores artists' total plays, 1 normalises "
+               "by them fully", low=0, high=1)
 
 
 #: Stored entries weighted at a time: bounds each float64 temporary to 2 MiB (a copy of the
@@ -88,7 +94,7 @@ def _column_totals(user_items: "sp.csr_matrix", weighted: bool) -> np.ndarray:
     return totals
 
 
-def bm25(user_items: "sp.csr_matrix", k1: float = 100.0, b: float = 0.8,
+def bm25(user_items: "sp.csr_matrix", k1: float = 100.0, b: float = BM25_B.default,
          lengths: np.ndarray | None = None) -> "sp.csr_matrix":
     """Okapi BM25 weights, users × items CSR float32 (sharing ``user_items``' index arrays).
 
@@ -100,8 +106,6 @@ def bm25(user_items: "sp.csr_matrix", k1: float = 100.0, b: float = 0.8,
     this matrix).
     """
     if k1 < 0 or not 0 <= b <= 1:
-        from tui_recs.errors import ModelError
-
         raise ModelError(f"BM25 needs K1 >= 0 and 0 <= B <= 1 (got K1={k1}, B={b})")
     matrix = user_items.tocsr()
     doc_length = artist_lengths(matrix) if lengths is None else lengths
@@ -129,8 +133,6 @@ def weight(user_items: "sp.csr_matrix", scheme: str = "bm25", **params: float) -
     if scheme == "none":
         matrix = user_items.tocsr()
         return _with_data(matrix, matrix.data.astype(np.float32))
-    from tui_recs.errors import ModelError
-
     raise ModelError(f"unknown weighting {scheme!r}: use one of {', '.join(WEIGHTINGS)}")
 
 
@@ -144,8 +146,6 @@ def confidence(user_items: "sp.csr_matrix", alpha: float, copy: bool = True) -> 
     place when they are already float32 (saves a copy that the caller made for this purpose).
     """
     if not alpha > 0:
-        from tui_recs.errors import ModelError
-
         raise ModelError(f"alpha must be positive (got {alpha})")
     matrix = user_items.tocsr()
     data = matrix.data.astype(np.float32, copy=copy)

@@ -55,7 +55,7 @@ def header_labels(width: int, current: str, model: str) -> tuple[str, str]:
                 label = f"[reverse b]{label}[/]"
             tabs.append(f"[@click=app.view('{view}')]{label}[/]")
         text = ("model " if model_word else "") + f"[b]{model_title(model)}[/b]"
-        labels = "".join(tabs), f"[@click=app.toggle_model]{text}{' (m)' if model_key else ''}[/]"
+        labels = "".join(tabs), f"[@click=app.cycle_model]{text}{' (m)' if model_key else ''}[/]"
         # The model's part has a column of padding on its right.
         if sum(Content.from_markup(label).cell_length for label in labels) + 1 <= width:
             break

@@ -10,7 +10,8 @@ from tui_recs.text import markup_safe
 from textual.widget import Widget
 from textual.widgets import Static
 
-from tui_recs.app.state import MODEL_TITLES, model_title
+from tui_recs.app.state import model_title
+from tui_recs.models import registry
 from tui_recs.app.views.base import ViewScreen
 from tui_recs.app.widgets.slopegraph import Slopegraph
 
@@ -106,7 +107,7 @@ class CompareScreen(ViewScreen):
         """Give ``side`` the next model (never the one on the other side)."""
         pair = self.app.compare_pair
         index = 0 if side == "left" else 1
-        names = list(MODEL_TITLES)
+        names = registry.names()
         name = pair[index]
         for _ in names:
             name = names[(names.index(name) + 1) % len(names)]

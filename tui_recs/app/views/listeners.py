@@ -86,16 +86,16 @@ class ListenersScreen(ViewScreen):
         app = self.app
         dataset = app.dataset
         row = dataset.user_items[user]
-        order = (-row.data).argsort(kind="stable")
+        items, plays = app.session.listener_history(user, self.ROWS)
         self.query_one("#listener-label", Static).update("[b]Listener[/b] ")
         self.query_one("#listener-summary", Static).update(
             f" [b]{markup_safe(str(dataset.user_ids[user]))}[/b] · {row.nnz:,} artists, "
             f"{row.data.sum():,.0f} plays")
         self.query_one("#history-title", Static).update("Top artists")
         self.query_one("#history", FittedTable).fill(
-            [("#", 3), ("artist", None), ("plays", 7)], [(str(row.indices[index]), (str(rank), str(dataset.item_names[row.indices[index]]),
-                                               f"{row.data[index]:,.0f}"))
-                    for rank, index in enumerate(order[:self.ROWS].tolist(), start=1)])
+            [("#", 3), ("artist", None), ("plays", 7)], [(str(item), (str(rank), str(dataset.item_names[item]),
+                                               f"{count:,.0f}"))
+                    for rank, (item, count) in enumerate(zip(items.tolist(), plays.tolist()), start=1)])
         ready, note = app.answering_model()
         found = self.ask(ready.recommend, user, self.ROWS) if ready is not None else None
         self._show_recommendations(ready, note, found, "Recommended")

@@ -13,6 +13,7 @@ from tui_recs.text import markup_safe
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from tui_recs.app.state import startup_models
 from tui_recs.app.widgets.progress import JobProgress
 
 if TYPE_CHECKING:
@@ -33,15 +34,13 @@ class LoadingScreen(Screen):
     _keys_for: tuple[bool, bool, bool] | None = None
 
     def compose(self) -> ComposeResult:
-        from tui_recs.app.main import STARTUP_MODELS
-
         with Vertical(id="loading-panel"):
             yield Static("[b]tui-recs[/b]", id="loading-title")
             yield Static(id="loading-source")
             yield JobProgress("data")
             # Shown from the start: rows appearing when the data lands laid the whole view
             # out again while the data worker and the training processes started.
-            for name in STARTUP_MODELS:
+            for name in startup_models():
                 yield JobProgress(name, waits_for="data")
             yield Static(id="loading-hint")
         yield Footer()

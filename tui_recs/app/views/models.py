@@ -11,9 +11,11 @@ from tui_recs.text import markup_safe
 from textual.widget import Widget
 from textual.widgets import DataTable, Sparkline, Static
 
-from tui_recs.app.state import MODEL_TITLES, model_title
+from tui_recs.app.state import model_title
 from tui_recs.app.views.base import ViewScreen, lookup_label
-from tui_recs.app.views.retrain import MANAGED, RetrainScreen
+from tui_recs.app.views.retrain import RetrainScreen, editable
+from tui_recs.models import registry
+from tui_recs.models.engine import engine
 from tui_recs.app.widgets.progress import JobProgress, loss_line
 
 #: Evaluation columns: row key -> (heading, format).
@@ -62,7 +64,7 @@ class ModelsScreen(ViewScreen):
                              ("related", "related artists"), ("recommend", "recommend"),
                              ("use", "in use")):
             table.add_column(heading, key=key)
-        for name in MODEL_TITLES:
+        for name in registry.names():
             table.add_row(*([""] * 6), key=name)
         self._follow_jobs()
 
@@ -85,7 +87,7 @@ class ModelsScreen(ViewScreen):
     def _follow_jobs(self) -> None:
         """Keep the status column current while jobs run (the rest changes with the models)."""
         table = self.query_one("#models-table", DataTable)
-        for name in MODEL_TITLES:
+        for name in registry.names():
             table.update_cell(name, "status", self._status(name), update_width=True)
         keys_for = (self._job_running(self.selected), self._job_running("evaluate"))
         if keys_for != self._keys_for:
@@ -103,7 +105,7 @@ class ModelsScreen(ViewScreen):
             return
         self._shown = key
         table = self.query_one("#models-table", DataTable)
-        for name in MODEL_TITLES:
+        for name in registry.names():
             ready = app.models.get(name)
             fit = ready.info.get("fit_seconds") if ready is not None else None
             mode = ready.recommend_mode.mode if ready is not None and ready.recommend_mode else "exact"
@@ -122,7 +124,7 @@ class ModelsScreen(ViewScreen):
         ready = app.models.get(name)
         job = app.jobs.get(name)
         params = ready.params if ready is not None else (job.params if job is not None else {})
-        shown = {key: value for key, value in params.items() if key not in MANAGED}
+        shown = editable(name, params)
         self.query_one("#model-params", Static).update(
             f"[b]{model_title(name)}[/b]  " + (" · ".join(f"{key} [b]{value}[/b]"
                                                       for key, value in shown.items())
@@ -143,12 +145,14 @@ class ModelsScreen(ViewScreen):
         store = self.app.store
         if store is None:
             return "cache: off (--no-cache)"
-        from tui_recs.pipeline import model_inputs
+        from tui_recs.pipeline import model_inputs  # numpy and annoy: not before the first paint
 
-        entry = store.lookup("model", model_inputs(self.app.dataset, ready.name, ready.params))
+        entry = store.lookup("model", model_inputs(self.app.dataset, ready.name, ready.params,
+                                                   ready.engine))
+        trainer = f"trained by {engine(ready.engine).title}"
         if entry is None:
-            return "cache: no entry"
-        return f"cache: {entry.key} · {entry.size_bytes / 2**20:.1f} MiB"
+            return f"cache: no entry · {trainer}"
+        return f"cache: {entry.key} · {entry.size_bytes / 2**20:.1f} MiB · {trainer}"
 
     def _index_line(self, ready: Any) -> str:
         line = f"related artists: {markup_safe(ready.describe_similar())}"
@@ -204,9 +208,7 @@ class ModelsScreen(ViewScreen):
         if ready is not None:
             params = ready.params
         else:
-            from tui_recs.models.registry import create
-
-            params = {**create(name).get_params(), **app.model_params.get(name, {})}
+            params = registry.create(name, **app.model_params.get(name, {})).get_params()
 
         def train(params: dict[str, Any] | None) -> None:
             if params is not None:

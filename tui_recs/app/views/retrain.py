@@ -14,27 +14,14 @@ from textual.widgets import Footer, Input, Label, Static
 
 from tui_recs.app.state import model_title
 from tui_recs.app.widgets.textbox import TextBox
+from tui_recs.errors import TuiRecsError
+from tui_recs.models import registry
 
-#: Set by the app itself (the loss is always shown), so not offered for editing.
-MANAGED = frozenset({"calculate_loss_every"})
-
-
-def parse_value(text: str, current: Any) -> Any:
-    """``text`` as the type of ``current`` (blank is None where the current value is None)."""
-    text = text.strip()
-    if isinstance(current, int):
-        return int(text)
-    if isinstance(current, float):
-        return float(text)
-    if current is None:
-        if not text:
-            return None
-        for kind in (int, float):
-            try:
-                return kind(text)
-            except ValueError:
-                pass
-    return text
+def editable(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The values of ``params`` that model ``name`` lets people set, in declaration order
+    (not those the app sets itself, such as how often the loss is computed)."""
+    return {param.name: params[param.name] for param in registry.model_class(name).PARAMS
+            if param.effect != "reporting" and param.name in params}
 
 
 class RetrainScreen(ModalScreen[dict[str, Any] | None]):
@@ -48,7 +35,7 @@ class RetrainScreen(ModalScreen[dict[str, Any] | None]):
     def __init__(self, name: str, params: dict[str, Any]) -> None:
         super().__init__()
         self.model_name = name
-        self.params = {key: value for key, value in params.items() if key not in MANAGED}
+        self.params = editable(name, params)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="retrain-dialog"):
@@ -75,21 +62,19 @@ class RetrainScreen(ModalScreen[dict[str, Any] | None]):
         self.action_submit()
 
     def action_submit(self) -> None:
-        from tui_recs.errors import TuiRecsError
-        from tui_recs.models.registry import create
-
         error = self.query_one("#retrain-error", Static)
+        declared = {param.name: param for param in registry.model_class(self.model_name).PARAMS}
         params = {}
-        for key, current in self.params.items():
+        for key in self.params:
             text = self.query_one(f"#param-{key}", TextBox).value
             try:
-                params[key] = parse_value(text, current)
+                params[key] = declared[key].parse(text)
             except ValueError:
-                error.update(f"[b]{key}[/b]: {markup_safe(repr(text))} is not a "
-                             f"{type(current).__name__}")
+                error.update(f"[b]{key}[/b] must be {markup_safe(declared[key].allowed)}, "
+                             f"not {markup_safe(repr(text))}")
                 return
         try:
-            create(self.model_name, **params)
+            registry.create(self.model_name, **params)
         except TuiRecsError as failure:
             error.update(markup_safe(str(failure)))
             return

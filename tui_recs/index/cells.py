@@ -9,7 +9,7 @@ reaches the target; the measured recall is kept with the index.
 Why beside Annoy: at 290K artists × 64 factors, Annoy needed ~8,000 candidates and 0.8 ms a
 query to reach recall@10 0.95 (it scores its candidates one at a time), three times faster than
 exact search. The cells score about as many candidates as one mat-vec over a few hundred KB,
-and build in seconds. :func:`tui_recs.index.build_similar_index` uses them where they reach the
+and build in seconds. :func:`tui_recs.index.policy.build_similar_index` uses them where they reach the
 target recall and falls back to Annoy otherwise.
 """
 
@@ -18,12 +18,13 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from tui_recs.index import IndexProgress
+from tui_recs.cache.validate import is_partition, is_permutation
+from tui_recs.index.tuning import (RECALL_AT, IndexProgress, exact_search, measure_query_ms,
+                                   recall_at, smallest_passing)
 
 #: k-means is fitted on at most this many sampled items (then every item is assigned).
 KMEANS_SAMPLE = 1 << 16
@@ -77,8 +78,6 @@ class CellIndex:
         """Top-n items for a (f,) query by exact cosine among the members of the ``probes``
         cells nearest it, best first: (ids int64, scores float32), the ``exclude`` ids left
         out. Falls back to exact search when the cells hold too few items."""
-        from tui_recs.index import exact_search
-
         probes = min(self.stats.probes if probes is None else probes, len(self.centroids))
         excluded = {int(item) for item in exclude}
         wanted = min(n, len(self.vectors) - len(excluded))
@@ -107,12 +106,9 @@ class CellIndex:
     @classmethod
     def build(cls, vectors: np.ndarray, queries: np.ndarray,
               query_exclude: Sequence[Sequence[int]], target_recall: float, seed: int = 0,
-              progress: "IndexProgress | None" = None) -> "CellIndex":
+              progress: IndexProgress | None = None) -> "CellIndex":
         """Cluster ``vectors`` (items × f, unit length) and tune ``probes`` on ``queries``
         (q × f, each with its ``query_exclude`` ids) for recall@10 ``target_recall``."""
-        from tui_recs.index import (RECALL_AT, exact_search, measure_query_ms, recall_at,
-                                    smallest_passing)
-
         report = progress or (lambda fraction, message: None)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         started = time.perf_counter()
@@ -159,8 +155,6 @@ class CellIndex:
         if len(members) != len(vectors) or packed.shape != vectors.shape:
             raise ValueError(f"{path} holds {len(members)} artists × {centroids.shape[1]} "
                              f"factors, the model has {vectors.shape[0]} × {vectors.shape[1]}")
-        from tui_recs.cache.validate import is_partition, is_permutation
-
         if (centroids.ndim != 2 or centroids.shape[1] != vectors.shape[1]
                 or len(offsets) != len(centroids) + 1 or not is_partition(offsets, len(members))
                 or not is_permutation(members)

@@ -1,4 +1,4 @@
-"""How fast candidate checksums run here: ``python -m tui_recs.cache.checksum_speed [MiB]``.
+"""How fast candidate checksums run here: ``python benchmarks/checksum_speed.py [MiB]``.
 
 Prints MB/s for each over a page-cached temporary file (the warm-start situation); the
 numbers behind the choice of CRC-32 in :mod:`tui_recs.cache.checksum`.
