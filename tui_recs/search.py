@@ -463,6 +463,12 @@ class NameIndex:
                 self._key_set = keys
             return self._key_set
 
+    @property
+    def typo_index_ready(self) -> bool:
+        """Whether the typo (trigram) index is in memory, so a misspelt query will not build it."""
+        with self._lock:
+            return self._trigrams is not None
+
     def _trigram_index(self) -> _Trigrams:
         with self._lock:
             if self._trigrams is None:
