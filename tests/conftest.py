@@ -19,7 +19,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.realdata)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def hetrec() -> Path:
     """The hetrec-2k folder; the test is skipped where it is not there."""
     if not HETREC.is_dir():

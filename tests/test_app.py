@@ -120,6 +120,20 @@ def modes_seen(app: TuiRecsApp) -> list[str]:
     return seen
 
 
+def notifications_seen(app: TuiRecsApp) -> list[str]:
+    """The messages of the notifications (toasts) the app raises, in order (call before it
+    runs; filled in while it runs). Views notify through ``app.notify``."""
+    seen: list[str] = []
+    notify = app.notify
+
+    def recording(message: str, **options):
+        seen.append(message)
+        return notify(message, **options)
+
+    app.notify = recording
+    return seen
+
+
 async def test_the_loading_view_takes_over_while_models_train_then_gives_way_to_artists(root):
     app = make_app(root)
     seen = modes_seen(app)
@@ -243,11 +257,12 @@ async def test_a_bad_data_file_is_an_error_on_screen_not_a_crash(root, monkeypat
     bad = tmp_path / "plays.csv"
     bad.write_text("user,artist,plays\nu1,a,lots\nu2,b,many\nu3,c,x\n" * 10, encoding="utf-8")
     app = make_app(root, data=bad, dataset_factory=None)
+    notifications = notifications_seen(app)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.load_error is not None)
         assert app.current_mode == "loading"
         assert "plays.csv" in app.load_error
-        assert not app._notifications  # the view shows the error: no toast repeats it
+        assert not notifications  # the view shows the error: no toast repeats it
         assert "Could not load the data" in str(app.screen.query_one("#loading-hint").render())
         assert "plays.csv" in str(app.screen.query_one(".job-message").render())
         # d opens the demo data instead (small here, to stay fast).
@@ -378,14 +393,15 @@ async def test_pick_a_listener_and_read_the_explanation(root):
 
 async def test_an_unknown_listener_id_is_a_notification(root):
     app = make_app(root)
+    notifications = notifications_seen(app)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("escape", "2", "slash")
         await type_text(pilot, "nobody-here")
         await pilot.press("enter")
         assert app.listener == 0
-        assert any("no listener with id 'nobody-here' (ids look like:" in n.message
-                   for n in app._notifications)
+        assert any("no listener with id 'nobody-here' (ids look like:" in message
+                   for message in notifications)
 
 
 async def test_a_new_listener_gets_recommendations_by_fold_in(root):
@@ -488,6 +504,7 @@ def test_slopegraph_lines_never_share_a_cell():
 # --------------------------------------------------------------------------------- models
 async def test_retrain_with_new_hyperparameters(root):
     app = make_app(root)
+    notifications = notifications_seen(app)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         old = app.models["als"]
@@ -513,7 +530,7 @@ async def test_retrain_with_new_hyperparameters(root):
         assert app.screen.__class__.__name__ == "ModelsScreen"
         assert app.models["als"].params["factors"] == 8
         assert len(app.models["als"].info["loss_history"]) == 60
-        assert any("retrained" in n.message for n in app._notifications)
+        assert any("retrained" in message for message in notifications)
 
 
 async def test_retrain_rejects_a_bad_value_in_the_dialog(root):

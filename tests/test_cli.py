@@ -10,15 +10,6 @@ from pathlib import Path
 
 import pytest
 
-HETREC = Path(__file__).resolve().parents[2] / "shared" / "data" / "lastfm-hetrec2011-2k"
-
-
-def needs_hetrec(test):
-    """Marks a real-data test (.ci/run fails when one is skipped); skipped without the data."""
-    return pytest.mark.realdata(pytest.mark.skipif(
-        not HETREC.is_dir(), reason=f"real hetrec data not found at {HETREC}")(test))
-
-
 FAST = ["--factors", "16", "--iterations", "4"]
 
 
@@ -53,9 +44,8 @@ def test_info_on_demo_and_human_output(cache_dir, top_artists):
     assert human.returncode == 0 and "top artists by listeners" in human.stdout
 
 
-@needs_hetrec
-def test_info_on_hetrec(cache_dir):
-    summary = run_json(cache_dir, "--data", str(HETREC), "info")
+def test_info_on_hetrec(cache_dir, hetrec):
+    summary = run_json(cache_dir, "--data", str(hetrec), "info")
     assert (summary["users"], summary["items"], summary["plays_nnz"]) == (1892, 17632, 92834)
     assert summary["top_artists"][0]["artist"] == "Lady Gaga"
 
@@ -72,9 +62,8 @@ def test_related_loose_name_and_json_shape(cache_dir, top_artists):
     assert lsa["model"] == "lsa" and len(lsa["results"]) == 3
 
 
-@needs_hetrec
-def test_related_on_hetrec_finds_guns_n_roses(cache_dir):
-    document = run_json(cache_dir, "--data", str(HETREC), "related", "guns n roses", *FAST)
+def test_related_on_hetrec_finds_guns_n_roses(cache_dir, hetrec):
+    document = run_json(cache_dir, "--data", str(hetrec), "related", "guns n roses", *FAST)
     assert document["query"]["artist"] == "Guns N' Roses" and len(document["results"]) == 10
 
 
@@ -120,9 +109,8 @@ def test_cache_clear(tmp_path):
     assert run_json(tmp_path, "cache", "list")["entries"] == []
 
 
-@needs_hetrec
-def test_evaluate_on_hetrec_includes_the_baseline(cache_dir):
-    document = run_json(cache_dir, "--data", str(HETREC), "evaluate", "--models", "als,lsa",
+def test_evaluate_on_hetrec_includes_the_baseline(cache_dir, hetrec):
+    document = run_json(cache_dir, "--data", str(hetrec), "evaluate", "--models", "als,lsa",
                         "--k", "5", *FAST)
     rows = {row["model"]: row for row in document["rows"]}
     assert set(rows) == {"als", "lsa", "popularity"}
@@ -133,7 +121,7 @@ def test_evaluate_on_hetrec_includes_the_baseline(cache_dir):
         for metric, value in figures.items():
             assert rows[model][metric] >= 0.92 * value, (model, metric, rows[model][metric])
     assert document["k"] == 5 and document["split"] == "holdout" and document["split_seed"] == 0
-    seeded = run_json(cache_dir, "--data", str(HETREC), "evaluate", "--models", "popularity",
+    seeded = run_json(cache_dir, "--data", str(hetrec), "evaluate", "--models", "popularity",
                       "--k", "5", "--seed", "3")
     assert seeded["split_seed"] == 3
 

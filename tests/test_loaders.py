@@ -14,15 +14,6 @@ from tui_recs.data import DataError, Dataset, load
 from tui_recs.data.loaders import detect_format
 from tui_recs.data.table import DataWarning
 
-HETREC = Path(__file__).resolve().parents[2] / "shared" / "data" / "lastfm-hetrec2011-2k"
-
-
-def needs_hetrec(test):
-    """Marks a real-data test (.ci/run fails when one is skipped); skipped without the data."""
-    return pytest.mark.realdata(pytest.mark.skipif(
-        not HETREC.is_dir(), reason=f"real hetrec data not found at {HETREC}")(test))
-
-
 SHA_A, SHA_B = "a" * 40, "b" * 40
 
 
@@ -45,9 +36,8 @@ def assert_consistent(dataset: Dataset) -> None:
 
 
 # ----------------------------------------------------------------------------- real data
-@needs_hetrec
-def test_hetrec_real_figures():
-    dataset = load(HETREC)
+def test_hetrec_real_figures(hetrec):
+    dataset = load(hetrec)
     assert (dataset.n_users, dataset.n_items, dataset.nnz) == (1892, 17632, 92834)
     assert_consistent(dataset)
     assert dataset.dropped == {}
@@ -56,8 +46,8 @@ def test_hetrec_real_figures():
     by_name = {name: i for i, name in enumerate(dataset.item_names)}
     assert dataset.item_listeners[by_name["Lady Gaga"]] == 611
     assert dataset.item_ids[by_name["MALICE MIZER"]] == "1"  # keyed by the source's id
-    assert load(HETREC / "user_artists.dat").fingerprint == dataset.fingerprint
-    assert detect_format(HETREC) == "hetrec-2k"
+    assert load(hetrec / "user_artists.dat").fingerprint == dataset.fingerprint
+    assert detect_format(hetrec) == "hetrec-2k"
 
 
 # -------------------------------------------------------------------------- lastfm-360k

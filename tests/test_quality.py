@@ -1,7 +1,5 @@
 """Sanity of the models on real data (hetrec) and on the planted structure of the demo data."""
 
-from pathlib import Path
-
 import pytest
 
 from tui_recs.data import demo, load
@@ -9,15 +7,6 @@ from tui_recs.data.synthetic import alias_pairs
 from tui_recs.evaluation import evaluate_models, holdout_split
 from tui_recs.models.als import ALS
 from tui_recs.models.lsa import LSA
-
-HETREC = Path(__file__).resolve().parents[2] / "shared" / "data" / "lastfm-hetrec2011-2k"
-
-
-def needs_hetrec(test):
-    """Marks a real-data test (.ci/run fails when one is skipped); skipped without the data."""
-    return pytest.mark.realdata(pytest.mark.skipif(
-        not HETREC.is_dir(), reason=f"real hetrec data not found at {HETREC}")(test))
-
 
 #: P@10 and NDCG@10 of the default models on hetrec's 80/20 holdout, measured on split seeds
 #: the defaults were not tuned on (tune_defaults.py uses seed 0; see docs/defaults.md).
@@ -31,11 +20,10 @@ KEEP = 0.92
 
 
 @pytest.fixture(scope="module")
-def hetrec_plays():
-    return load(HETREC).user_items
+def hetrec_plays(hetrec):
+    return load(hetrec).user_items
 
 
-@needs_hetrec
 @pytest.mark.parametrize("split_seed", sorted(MEASURED))
 def test_default_models_hold_their_measured_quality_on_held_out_splits(hetrec_plays, split_seed):
     split = holdout_split(hetrec_plays, test_fraction=0.2, seed=split_seed)
@@ -46,7 +34,6 @@ def test_default_models_hold_their_measured_quality_on_held_out_splits(hetrec_pl
             assert rows[model][metric] >= KEEP * measured, (model, metric, rows[model][metric])
 
 
-@needs_hetrec
 @pytest.mark.parametrize("split_seed", sorted(MEASURED))
 def test_default_cg_solver_is_within_one_percent_of_cholesky(hetrec_plays, split_seed):
     """15 iterations of 3 CG steps against exact solves (measured: within 0.15% on seeds 1

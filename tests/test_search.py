@@ -199,20 +199,14 @@ def test_unknown_names_suggest_the_closest(index):
 
 
 # ------------------------------------------------------------------------------- real data
-HETREC = Path(__file__).resolve().parents[2] / "shared" / "data" / "lastfm-hetrec2011-2k"
-
-
-def read_hetrec_names() -> list[str]:
+def read_hetrec_names(folder: Path) -> list[str]:
     """The name column of artists.dat (tab-separated, a header line, UTF-8)."""
-    lines = (HETREC / "artists.dat").read_text(encoding="utf-8").splitlines()
+    lines = (folder / "artists.dat").read_text(encoding="utf-8").splitlines()
     return [line.split("\t")[1] for line in lines[1:] if line]
 
 
-@pytest.mark.realdata
-@pytest.mark.skipif(not (HETREC / "artists.dat").is_file(),
-                    reason=f"real Last.fm data not found: {HETREC / 'artists.dat'}")
-def test_real_names():
-    names = read_hetrec_names()
+def test_real_names(hetrec):
+    names = read_hetrec_names(hetrec)
     index = NameIndex(names)
     assert names[index.resolve("arcade fire")] == "Arcade Fire"
     assert names[index.resolve("guns n roses")] == "Guns N' Roses"
@@ -292,7 +286,7 @@ def test_name_indexes_are_built_once_then_read_from_the_cache(tmp_path, monkeypa
     built_names, built_ids = name_indexes(dataset, store)
     monkeypatch.setattr(NameIndex, "__init__", lambda *args: pytest.fail("built again"))
     names, ids = name_indexes(dataset, store)
-    assert names._trigrams is not None, "the typo index comes with it"
+    assert names.typo_index_ready, "the typo index comes with it"
     queries = [*QUERIES, *(str(name)[:5] for name in dataset.item_names[:20]), "zqxj"]
     for query in queries:
         assert names.search(query, 10) == fresh_names.search(query, 10) == \

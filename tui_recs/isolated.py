@@ -31,12 +31,15 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, TypeVar
 
+from tui_recs.cache import ArtifactStore
+from tui_recs.data.dataset import Dataset
 from tui_recs.errors import TuiRecsError
+from tui_recs.evaluation import evaluate_registered, split_plays
 from tui_recs.models.engine import DEFAULT_ENGINE
+from tui_recs.models.registry import model_class
+from tui_recs.pipeline import Cancelled, get_model, is_cached
 
 if TYPE_CHECKING:
-    from tui_recs.cache import ArtifactStore
-    from tui_recs.data.dataset import Dataset
     from tui_recs.pipeline import CancelEvent, Progress, ReadyModel
 
 T = TypeVar("T")
@@ -62,8 +65,6 @@ def open_reference(reference: tuple[str, Any]) -> "Dataset":
     """The dataset of :func:`dataset_reference`, in the child."""
     kind, value = reference
     if kind == "saved":
-        from tui_recs.data.dataset import Dataset
-
         return Dataset.load_saved(Path(value), mmap=True)
     return value
 
@@ -76,8 +77,6 @@ def run_isolated(target: Callable[..., T], *args: Any, progress: "Progress | Non
     reports are passed to ``progress`` here; ``cancel`` set here stops it (Cancelled is
     raised). Errors in the child are raised here as TuiRecsError, with the child's message.
     """
-    from tui_recs.pipeline import Cancelled
-
     package_root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         filter(None, [package_root, os.environ.get("PYTHONPATH")])))
@@ -134,8 +133,6 @@ def run_isolated(target: Callable[..., T], *args: Any, progress: "Progress | Non
 
 def child_main() -> None:
     """The child's side of :func:`run_isolated`: read the job, run it, write the answer."""
-    from tui_recs.pipeline import Cancelled
-
     if hasattr(os, "nice"):  # background work: the caller's own threads (a UI) come first
         os.nice(NICENESS)
     channel = os.fdopen(os.dup(1), "wb")
@@ -216,9 +213,6 @@ def get_model_isolated(dataset: "Dataset", name: str, params: dict[str, Any] | N
     """:func:`tui_recs.pipeline.get_model`, but a model that must be trained is trained (and
     indexed, and stored) in a child process, then loaded from ``store`` here. Cheap models,
     cache hits and runs without a cache stay in this process."""
-    from tui_recs.models.registry import model_class
-    from tui_recs.pipeline import get_model, is_cached
-
     if store is not None and model_class(name).trains_in_child and not is_cached(
             dataset, name, params, store, engine):
         run_isolated(_train, dataset_reference(dataset), name, params, str(store.root), engine,
@@ -240,9 +234,6 @@ def evaluate_isolated(dataset: "Dataset", params: dict[str, dict[str, Any]], k: 
 
 def _train(reference: tuple[str, Any], name: str, params: dict[str, Any] | None, cache_dir: str,
            engine: str, progress: "Progress", cancel: "CancelEvent") -> None:
-    from tui_recs.cache import ArtifactStore
-    from tui_recs.pipeline import get_model
-
     get_model(open_reference(reference), name, params, store=ArtifactStore(Path(cache_dir)),
               progress=progress, cancel=cancel, engine=engine)
 
@@ -250,7 +241,5 @@ def _train(reference: tuple[str, Any], name: str, params: dict[str, Any] | None,
 def _evaluate(reference: tuple[str, Any], params: dict[str, dict[str, Any]], k: int, seed: int,
               split: dict[str, Any], progress: "Progress", cancel: "CancelEvent"
               ) -> tuple[list[dict[str, Any]], str]:
-    from tui_recs.evaluation import evaluate_registered, split_plays
-
     chosen = split_plays(open_reference(reference).user_items, seed=seed, **split)
     return evaluate_registered(params, chosen, k), chosen.description

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Callable, Collection, Container, Iterator, Map
 
 import numpy as np
 
+from tui_recs.cache.validate import is_partition, is_permutation
 from tui_recs.errors import TuiRecsError
 
 if TYPE_CHECKING:
@@ -254,7 +255,6 @@ class _Trigrams:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "_Trigrams":
-        from tui_recs.cache.validate import is_partition
 
         trigrams = cls.__new__(cls)
         for name in ("grams", "owners", "bounds", "sizes", "alphabet"):
@@ -387,7 +387,6 @@ class NameIndex:
         str, e.g. a dataset's object array: it is not copied)."""
         index = cls.__new__(cls)
         index.names = names
-        from tui_recs.cache.validate import is_permutation
 
         index._items = arrays["ranked_items"]
         if len(index._items) != len(index.names) or not is_permutation(index._items):
@@ -462,6 +461,12 @@ class NameIndex:
                     keys.update(piece)
                 self._key_set = keys
             return self._key_set
+
+    @property
+    def typo_index_ready(self) -> bool:
+        """Whether the typo (trigram) index is in memory, so a misspelt query will not build it."""
+        with self._lock:
+            return self._trigrams is not None
 
     def _trigram_index(self) -> _Trigrams:
         with self._lock:

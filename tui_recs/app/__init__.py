@@ -7,10 +7,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tui_recs.app.hangup import quit_when_terminal_lost
+from tui_recs.app.terminal import Display, display_for
+from tui_recs.app.terminfo import terminfo_colours
+
 if TYPE_CHECKING:
     from textual.app import App
-
-    from tui_recs.app.terminal import Display
 
 #: Thread pools of the numeric libraries: the ALS kernels (numba) and BLAS (numpy, scipy).
 THREAD_POOLS = ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -32,14 +34,10 @@ def run(data: str | Path | None = None, format: str = "auto", cache_dir: str | P
         use_cache: bool = True, mouse: bool = True) -> int:
     """Open the app on ``data`` (None: the built-in demo data) on this process's terminal;
     returns the exit code. The caller checks that there is one (:func:`terminal.refusal`)."""
-    from tui_recs.app.hangup import quit_when_terminal_lost
-    from tui_recs.app.terminal import display_for
-    from tui_recs.app.terminfo import terminfo_colours
-
     leave_a_core_for_the_ui()
     display = display_for(os.environ, terminfo_colours(os.environ.get("TERM", ""), os.environ))
     os.environ["TEXTUAL_COLOR_SYSTEM"] = display.textual_colour_system  # read at import
-    from tui_recs.app.main import TuiRecsApp
+    from tui_recs.app.main import TuiRecsApp  # textual reads TEXTUAL_COLOR_SYSTEM as it loads
 
     app = TuiRecsApp(data, format=format, cache_dir=cache_dir, use_cache=use_cache)
     show_as(app, display)

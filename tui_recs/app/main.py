@@ -63,7 +63,7 @@ def _dataset_cached(data: str | Path | None, format: str, cache_dir: str | Path 
     where the question itself fails, e.g. an unreadable cache: the loader then says why)."""
     if dataset_factory is not None or not use_cache:
         return False
-    from tui_recs.data.store import is_dataset_cached
+    from tui_recs.data.store import is_dataset_cached  # numpy and the cache code: only when asked
 
     try:
         return is_dataset_cached(data, format, cache_dir,

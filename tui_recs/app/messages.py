@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
+from tui_recs.errors import TuiRecsError
+
 if TYPE_CHECKING:
     from tui_recs.pipeline import ReadyModel, Stage
     from tui_recs.search import IdIndex, NameIndex
@@ -18,8 +20,6 @@ if TYPE_CHECKING:
 def describe_error(error: BaseException) -> str:
     """What a worker reports of a failure, in one line: the core's own message (written for
     people), or the exception's type and text."""
-    from tui_recs.errors import TuiRecsError
-
     text = str(error) if isinstance(error, TuiRecsError) else f"{type(error).__name__}: {error}"
     return text.strip().splitlines()[0] if text.strip() else type(error).__name__
 

@@ -31,13 +31,13 @@ def __getattr__(name: str) -> Any:
 
 def load(path: str | Path, format: str = "auto", **options: Any) -> "Dataset":
     """Read listening data at ``path`` into a Dataset (see ``tui_recs.data.loaders``)."""
-    from tui_recs.data.loaders import load as load_file
+    from tui_recs.data.loaders import load as load_file  # numpy and scipy: not before argparse
 
     return load_file(path, format=format, **options)
 
 
 def demo(**options: Any) -> "Dataset":
     """The built-in synthetic dataset (see ``tui_recs.data.synthetic``)."""
-    from tui_recs.data.synthetic import generate
+    from tui_recs.data.synthetic import generate  # numpy and scipy: not before argparse
 
     return generate(**options)

@@ -8,7 +8,10 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from tui_recs.cache import ArtifactStore, resolve_cache_dir
 from tui_recs.data.dataset import STORAGE_VERSION, Dataset
+from tui_recs.data.loaders import detect_format, load
+from tui_recs.data.source import check_source
 from tui_recs.errors import DataError
 
 #: Bump when a loader's output changes for the same input file.
@@ -41,12 +44,9 @@ def open_dataset(path: str | Path | None = None, format: str = "auto",
     demo data when ``path`` is None (``options`` then go to the generator), via the cache."""
     if path is not None:
         return load_cached(path, format=format, cache_dir=cache_dir, use_cache=use_cache, **options)
-    from tui_recs.data.synthetic import generate
-
+    from tui_recs.data.synthetic import generate  # the demo generator (~14 ms): demo data only
     if not use_cache:
         return generate(**options)
-    from tui_recs.cache import ArtifactStore, resolve_cache_dir
-
     def build(directory: Path) -> dict[str, Any]:
         generate(**options).save(directory)
         return {}
@@ -62,13 +62,9 @@ def load_cached(path: str | Path, format: str = "auto", cache_dir: str | Path | 
     The first load parses the file and stores the Dataset as binary arrays; later loads of the
     unchanged file read those arrays instead (memory-mapped matrix), typically 30-100x faster.
     """
-    from tui_recs.data.loaders import load
-
     path = _existing(path)
     if not use_cache:
         return load(path, format=format, **options)
-    from tui_recs.cache import ArtifactStore, resolve_cache_dir
-
     inputs = _cache_inputs(path, format, options)
 
     def build(directory: Path) -> dict[str, Any]:
@@ -83,8 +79,6 @@ def is_dataset_cached(path: str | Path | None = None, format: str = "auto",
                       cache_dir: str | Path | None = None, **options: Any) -> bool:
     """Whether :func:`open_dataset` with these arguments would read the cache rather than
     parse the file or generate the demo data (cheap: file signatures and one manifest)."""
-    from tui_recs.cache import ArtifactStore, resolve_cache_dir
-
     try:
         inputs = _cache_inputs(None if path is None else _existing(path), format, options)
     except DataError:
@@ -95,8 +89,6 @@ def is_dataset_cached(path: str | Path | None = None, format: str = "auto",
 def _existing(path: str | Path) -> Path:
     """``path`` once it is a readable regular file or folder: checked before the signature
     reads it (a FIFO would block it, an unreadable file raise)."""
-    from tui_recs.data.source import check_source
-
     return check_source(Path(path).expanduser())
 
 
@@ -104,12 +96,10 @@ def _cache_inputs(path: Path | None, format: str, options: dict[str, Any]) -> di
     """The dataset cache key's inputs: the source file's signature and loader (or the demo
     generator's options), and the versions that change what is stored."""
     if path is None:
-        from tui_recs.data.synthetic import GENERATOR_VERSION
+        from tui_recs.data.synthetic import GENERATOR_VERSION  # ~14 ms: demo data only
 
         return {"demo": options, "generator_version": GENERATOR_VERSION,
                 "storage_version": STORAGE_VERSION}
-    from tui_recs.data.loaders import detect_format
-
     return {"source": source_signature(path),
             "format": detect_format(path) if format == "auto" else format, "options": options,
             "loader_version": LOADER_VERSION, "storage_version": STORAGE_VERSION}

@@ -167,7 +167,7 @@ class ALS(FactorModel):
 
     def _half_step(self, side: "_Side", solved: np.ndarray, fixed: np.ndarray) -> None:
         """Re-solve every row of ``solved`` against ``fixed`` (both float32, in place)."""
-        from tui_recs.models import _als_kernels as kernels
+        from tui_recs.models import _als_kernels as kernels  # numba: ~0.3 s, only to train
 
         gram = self._gram(fixed)
         args = (side.indptr, side.indices, side.confidence_minus_one, solved, fixed, gram)
@@ -206,7 +206,7 @@ class ALS(FactorModel):
     def _loss(self, user_confidence: "sp.csr_matrix") -> float:
         """:meth:`loss` from the confidences (c - 1) of the training data, users × items (fit
         keeps them: weighting 17.7M plays again every iteration held the GIL ~0.5 s)."""
-        from tui_recs.models import _als_kernels as kernels
+        from tui_recs.models import _als_kernels as kernels  # numba: ~0.3 s, only to train
 
         user_gram, item_gram = _exact_gram(self.user_factors), _exact_gram(self.item_factors)
         all_zero = float((user_gram * item_gram).sum())
@@ -303,7 +303,7 @@ class _Side:
     """
 
     def __init__(self, confidence_minus_one: "sp.csr_matrix", n_threads: int, factors: int) -> None:
-        from tui_recs.models import _als_kernels as kernels
+        from tui_recs.models import _als_kernels as kernels  # numba: ~0.3 s, only to train
 
         self.indptr = confidence_minus_one.indptr.astype(np.int64)
         self.indices = _read_only(confidence_minus_one.indices)

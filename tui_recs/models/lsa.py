@@ -140,7 +140,7 @@ def _block_lanczos(matrix: "sp.csr_matrix", transpose: "sp.csr_matrix", k: int, 
     """(U m × k float32, S (k,) float64 decreasing, Vt k × n float32) of ``matrix`` by block
     Lanczos on the Gram matrix of its shorter side, or None where that gives up (see
     _gram_eigenvectors)."""
-    from tui_recs.models._svd_kernels import SparseProduct, aligned_empty
+    from tui_recs.models._svd_kernels import SparseProduct, aligned_empty  # numba: ~0.3 s, only to train
 
     short_rows = matrix.shape[0] <= matrix.shape[1]
     rows, columns = (matrix, transpose) if short_rows else (transpose, matrix)
@@ -172,7 +172,7 @@ def _gram_eigenvectors(forward: Any, backward: Any, k: int, rng: np.random.Gener
     orthogonalisation, and G Q = Q T + Q_next R, so the residual of the Ritz pair (λᵢ, Q xᵢ)
     is ‖R · (last block of xᵢ)‖: convergence is tested without another product.
     """
-    from tui_recs.models._svd_kernels import aligned_empty
+    from tui_recs.models._svd_kernels import aligned_empty  # numba: ~0.3 s, only to train
 
     m, n = forward.shape
     # max_iterations products add as many blocks to the start block; fewer columns only

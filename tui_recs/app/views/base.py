@@ -15,6 +15,7 @@ from textual.widgets import Footer, Static
 
 from tui_recs.app.background import Background
 from tui_recs.app.state import VIEWS, model_title
+from tui_recs.errors import TuiRecsError
 
 #: How often the status line follows the running jobs, in seconds.
 STATUS_TICK = 0.25
@@ -161,8 +162,6 @@ class ViewScreen(Background, Screen):
 
     def ask(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         """Call the core; a TuiRecsError becomes a notification (and None), never a crash."""
-        from tui_recs.errors import TuiRecsError
-
         try:
             return call(*args, **kwargs)
         except TuiRecsError as error:

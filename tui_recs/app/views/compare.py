@@ -14,6 +14,7 @@ from tui_recs.app.state import model_title
 from tui_recs.models import registry
 from tui_recs.app.views.base import ViewScreen
 from tui_recs.app.widgets.slopegraph import Slopegraph
+from tui_recs.compare import compare_rankings
 
 PAIR_KEYS = Binding.Group("Models", compact=True)
 LENGTH_KEYS = Binding.Group("Length", compact=True)
@@ -77,8 +78,6 @@ class CompareScreen(ViewScreen):
         lists = [self.ask(self._answer, app.models[name], subject) for name in (left, right)]
         if None in lists:
             return
-        from tui_recs.compare import compare_rankings
-
         comparison = compare_rankings(*lists)
         rho = comparison.rank_correlation
         shared = len(set(lists[0]) & set(lists[1]))

@@ -94,6 +94,6 @@ class LoadingScreen(Screen):
 
 def _open_demo(cache_dir: str | Path | None, use_cache: bool) -> "Dataset":
     """The built-in demo data (called in the loading worker)."""
-    from tui_recs.data.store import open_dataset
+    from tui_recs.data.store import open_dataset  # numpy and the cache code: not before the first paint
 
     return open_dataset(None, cache_dir=cache_dir, use_cache=use_cache)
