@@ -1261,6 +1261,35 @@ async def test_the_app_reports_bad_data_without_crashing_or_hanging(tmp_path, ma
     assert entries(tmp_path / "cache") == []
 
 
-def test_the_app_refuses_encoding_it_cannot_pass_on(tmp_path, capsys):
+def test_the_command_line_passes_encoding_on_to_the_app(tmp_path, capsys, monkeypatch):
+    import tui_recs.app as app
+    import tui_recs.app.terminal as terminal
+
+    opened: list[dict] = []
+    monkeypatch.setattr(terminal, "refusal", lambda *args: None)  # pytest's stdio is no tty
+    monkeypatch.setattr(app, "run", lambda **options: opened.append(options) or 0)
     data = write_tsv(tmp_path / "plays.tsv")
-    assert_fails(run(capsys, "--data", str(data), "--encoding", "latin-1"), 2, "--encoding", "app")
+    assert run(capsys, "--data", str(data), "--encoding", "latin-1")[0] == 0
+    assert opened == [{"data": str(data), "format": "auto", "cache_dir": None, "use_cache": True,
+                       "mouse": True, "encoding": "iso8859-1"}]  # its canonical name
+    assert_fails(run(capsys, "--encoding", "latin-1"), 2, "--encoding", "--data")
+    assert len(opened) == 1
+
+
+async def test_the_app_opens_latin_1_data_with_its_accented_names(tmp_path):
+    from tui_recs.app.main import TuiRecsApp
+
+    accented = ["Motörhead", "Björk", "Sigur Rós"]
+    data = write_bytes(tmp_path / "l.tsv", tsv_bytes(plays_rows(ARTISTS[:4] + accented))
+                       .decode().encode("latin-1"))
+    app = TuiRecsApp(str(data), format="auto", cache_dir=tmp_path / "cache", use_cache=True,
+                     encoding="latin-1", config_path=tmp_path / "config.json",
+                     model_params={"als": {"factors": 4, "iterations": 2, "num_threads": 1},
+                                   "lsa": {"factors": 4}}, cursor_blink=False, seed=0)
+    app.animation_level = "none"
+    async with app.run_test(size=(120, 30)) as pilot:
+        await _until(pilot, lambda: app.dataset is not None or app.load_error is not None,
+                     timeout=30)
+        assert app.load_error is None and app.dataset is not None
+        assert set(accented) <= set(app.dataset.item_names)
+        await pilot.press("q")

@@ -58,7 +58,8 @@ def _freeze_heap() -> None:
 
 def _dataset_cached(data: str | Path | None, format: str, cache_dir: str | Path | None,
                     use_cache: bool, demo_options: dict[str, Any] | None,
-                    dataset_factory: Callable[[], "Dataset"] | None) -> bool:
+                    dataset_factory: Callable[[], "Dataset"] | None,
+                    encoding: str | None) -> bool:
     """Whether the data will come from the cache (False for a dataset factory: unknown; and
     where the question itself fails, e.g. an unreadable cache: the loader then says why)."""
     if dataset_factory is not None or not use_cache:
@@ -66,8 +67,9 @@ def _dataset_cached(data: str | Path | None, format: str, cache_dir: str | Path 
     from tui_recs.data.store import is_dataset_cached
 
     try:
-        return is_dataset_cached(data, format, cache_dir,
-                                 **(dict(demo_options or {}) if data is None else {}))
+        options = (dict(demo_options or {}) if data is None
+                   else {"encoding": encoding} if encoding is not None else {})
+        return is_dataset_cached(data, format, cache_dir, **options)
     except Exception:  # never a crash before the app has started
         return False
 
@@ -110,11 +112,12 @@ class TuiRecsApp(App[int]):
                  dataset_factory: Callable[[], "Dataset"] | None = None,
                  model_params: dict[str, dict[str, Any]] | None = None,
                  config_path: Path | None = None, clock: Callable[[], float] = time.monotonic,
-                 cursor_blink: bool = True, seed: int | None = None) -> None:
+                 cursor_blink: bool = True, seed: int | None = None,
+                 encoding: str | None = None) -> None:
         """
         Args:
-            data, format, cache_dir, use_cache: as the command line's ``--data`` and friends;
-                ``data`` None is the built-in demo data.
+            data, format, cache_dir, use_cache, encoding: as the command line's ``--data``
+                and friends; ``data`` None is the built-in demo data.
             demo_options: the demo generator's options (such as the 360K shape).
             dataset_factory: builds the Dataset instead (tests pass a small demo dataset).
             model_params: hyperparameters per model name (default: the core's defaults).
@@ -128,11 +131,12 @@ class TuiRecsApp(App[int]):
         # the loading view once the loader found the data uncached laid out a second screen
         # while the loader held the GIL: stalls of 80-100 ms at start-up.
         cached = _dataset_cached(data, format, cache_dir, use_cache, demo_options,
-                                 dataset_factory)
+                                 dataset_factory, encoding)
         self.DEFAULT_MODE = "artists" if cached else "loading"
         super().__init__()
         self.data_path = data
         self.data_format = format
+        self.data_encoding = encoding
         self.cache_dir = cache_dir
         self.use_cache = use_cache
         self.demo_options = dict(demo_options or {})
@@ -194,6 +198,7 @@ class TuiRecsApp(App[int]):
         from tui_recs.session import Session  # the cache code: ~10 ms the first paint lacks
 
         return Session(self.data_path, self.data_format, self.cache_dir, self.use_cache,
+                       encoding=self.data_encoding if self.data_path is not None else None,
                        demo_options=self.demo_options, dataset_factory=self.dataset_factory)
 
     def _to_train(self, dataset: "Dataset", store: "ArtifactStore | None") -> list[str]:
