@@ -1225,6 +1225,21 @@ async def _until(pilot, condition, timeout: float = 60.0) -> None:
     await pilot.pause()
 
 
+async def test_the_app_notifies_a_full_disk_and_serves_from_memory(tmp_path, monkeypatch):
+    data = write_tsv(tmp_path / "plays.tsv")
+    monkeypatch.setattr("tui_recs.data.dataset.np.save", _short_write)  # this process only
+    app = _app(data, tmp_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await _until(pilot, lambda: app.dataset is not None and app.names is not None
+                     and not any(job.running for job in app.jobs.values()))
+        warned = [n.message for n in app._notifications if "cache full at" in n.message]
+        assert len(warned) == 1 and "serving it from memory" in warned[0], warned
+        assert app.load_error is None and "Artist A" in app.dataset.item_names
+        await pilot.press("q")
+    assert "dataset" not in entries(tmp_path / "cache")
+    assert hidden_leftovers(tmp_path / "cache") == []
+
+
 async def test_the_app_shows_hostile_names_as_text(tmp_path):
     from textual.widgets import Static
 

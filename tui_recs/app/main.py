@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import random
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
@@ -24,7 +25,7 @@ from tui_recs.app.commands import ActionCommands, ArtistCommands, ListenerComman
 from tui_recs.app.config import Config, default_config_path
 from tui_recs.app.help import HelpScreen
 from tui_recs.app.messages import (DataLoaded, EvaluationDone, JobEnded, JobProgressed,
-                                   ModelReady, NamesIndexed, describe_error)
+                                   ModelReady, NamesIndexed, Warned, describe_error)
 from tui_recs.app.state import VIEWS, History, Job, model_title, startup_models
 from tui_recs.app.views.artists import ArtistsScreen
 from tui_recs.app.views.compare import CompareScreen
@@ -176,12 +177,21 @@ class TuiRecsApp(App[int]):
         if self.config.theme in self.available_themes:
             self.theme = self.config.theme
         self.theme_changed_signal.subscribe(self, self._save_theme)
+        # The core warns through Python's warnings (from any thread): notifications here.
+        self._show_warning, warnings.showwarning = warnings.showwarning, self._post_warning
         # At once, not after the first paint: the loader's work overlaps the app's start-up
         # (ready from the cache ~0.15 s sooner at default scale, first paint unchanged).
         self.load_data()
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # what the app held can be collected once it has gone (tests run many)
+        warnings.showwarning = self._show_warning
+
+    def _post_warning(self, message: Warning | str, *rest: Any) -> None:
+        self.post_message(Warned(str(message)))  # thread-safe, unlike notify
+
+    def on_warned(self, message: Warned) -> None:
+        self.notify(markup_safe(message.text), severity="warning", timeout=10)
 
     def _save_theme(self, theme: Any) -> None:
         if self.config.theme == self.theme:
