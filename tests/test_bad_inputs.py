@@ -972,8 +972,20 @@ def _small_tmpfs(path: Path) -> bool:
     return done.returncode == 0
 
 
-def test_a_full_tmpfs_during_the_model_write_is_a_cache_error(tmp_path, capsys, template):
-    data, _, _ = template
+def assert_served_from_memory(result: tuple[int, str, str], answer: str, cache: Path) -> None:
+    """Exit 0 with the clean run's ``answer`` and one warning line: the cache full, how much
+    it needed, served from memory."""
+    exit_code, out, err = result
+    assert_clean(out, err)
+    warned = [line for line in err.splitlines() if line.startswith("tui-recs: warning")]
+    assert exit_code == 0 and out == answer and error_lines(err) == [], (exit_code, err)
+    assert len(warned) == 1, err
+    for text in ("cache full at", "MB needed", str(cache), "serving it from memory"):
+        assert text in warned[0], (text, warned[0])
+
+
+def test_a_full_tmpfs_during_the_model_write_is_served_from_memory(tmp_path, capsys, template):
+    data, _, answer = template
     mount = tmp_path / "small"
     if not _small_tmpfs(mount):
         pytest.skip("needs root to mount a tmpfs (the simulated cases below still run)")
@@ -989,9 +1001,8 @@ def test_a_full_tmpfs_during_the_model_write_is_a_cache_error(tmp_path, capsys, 
                     handle.flush()
             except OSError:
                 pass
-        line = assert_fails(run(capsys, "--data", str(data), "--cache-dir", str(cache), *RELATED),
-                            1, "cache full at", "MB needed", "cache clear --all")
-        assert str(cache) in line
+        assert_served_from_memory(
+            run(capsys, "--data", str(data), "--cache-dir", str(cache), *RELATED), answer, cache)
         # the popularity model stays; the ALS one was never half-written
         assert entries(cache) == ["dataset", "model", "names"] and hidden_leftovers(cache) == []
         assert len(ArtifactStore(cache).entries()) == 3
@@ -1017,16 +1028,17 @@ FULL_DISKS = {
 
 
 @pytest.mark.parametrize("target, replacement, left", FULL_DISKS.values(), ids=FULL_DISKS.keys())
-def test_a_full_disk_is_a_one_line_cache_error(tmp_path, capsys, monkeypatch, template, target,
-                                               replacement, left):
-    data, _, _ = template
+def test_a_full_disk_is_one_warning_and_the_answer_from_memory(tmp_path, capsys, monkeypatch,
+                                                               template, target, replacement,
+                                                               left):
+    data, _, answer = template
     cache = tmp_path / "cache"
     if target.startswith("tui_recs.pipeline"):  # the dataset, names, popularity go in first
         assert run(capsys, "--data", str(data), "--cache-dir", str(cache), "related",
                    "Artist A", "--model", "popularity")[0] == 0
     monkeypatch.setattr(target, replacement)
-    assert_fails(run(capsys, "--data", str(data), "--cache-dir", str(cache), *RELATED), 1,
-                 "cache full at", "MB needed", str(cache))
+    assert_served_from_memory(
+        run(capsys, "--data", str(data), "--cache-dir", str(cache), *RELATED), answer, cache)
     assert entries(cache) == left and hidden_leftovers(cache) == []
 
 
@@ -1213,6 +1225,21 @@ async def _until(pilot, condition, timeout: float = 60.0) -> None:
     await pilot.pause()
 
 
+async def test_the_app_notifies_a_full_disk_and_serves_from_memory(tmp_path, monkeypatch):
+    data = write_tsv(tmp_path / "plays.tsv")
+    monkeypatch.setattr("tui_recs.data.dataset.np.save", _short_write)  # this process only
+    app = _app(data, tmp_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await _until(pilot, lambda: app.dataset is not None and app.names is not None
+                     and not any(job.running for job in app.jobs.values()))
+        warned = [n.message for n in app._notifications if "cache full at" in n.message]
+        assert len(warned) == 1 and "serving it from memory" in warned[0], warned
+        assert app.load_error is None and "Artist A" in app.dataset.item_names
+        await pilot.press("q")
+    assert "dataset" not in entries(tmp_path / "cache")
+    assert hidden_leftovers(tmp_path / "cache") == []
+
+
 async def test_the_app_shows_hostile_names_as_text(tmp_path):
     from textual.widgets import Static
 
@@ -1249,6 +1276,35 @@ async def test_the_app_reports_bad_data_without_crashing_or_hanging(tmp_path, ma
     assert entries(tmp_path / "cache") == []
 
 
-def test_the_app_refuses_encoding_it_cannot_pass_on(tmp_path, capsys):
+def test_the_command_line_passes_encoding_on_to_the_app(tmp_path, capsys, monkeypatch):
+    import tui_recs.app as app
+    import tui_recs.app.terminal as terminal
+
+    opened: list[dict] = []
+    monkeypatch.setattr(terminal, "refusal", lambda *args: None)  # pytest's stdio is no tty
+    monkeypatch.setattr(app, "run", lambda **options: opened.append(options) or 0)
     data = write_tsv(tmp_path / "plays.tsv")
-    assert_fails(run(capsys, "--data", str(data), "--encoding", "latin-1"), 2, "--encoding", "app")
+    assert run(capsys, "--data", str(data), "--encoding", "latin-1")[0] == 0
+    assert opened == [{"data": str(data), "format": "auto", "cache_dir": None, "use_cache": True,
+                       "mouse": True, "encoding": "iso8859-1"}]  # its canonical name
+    assert_fails(run(capsys, "--encoding", "latin-1"), 2, "--encoding", "--data")
+    assert len(opened) == 1
+
+
+async def test_the_app_opens_latin_1_data_with_its_accented_names(tmp_path):
+    from tui_recs.app.main import TuiRecsApp
+
+    accented = ["Motörhead", "Björk", "Sigur Rós"]
+    data = write_bytes(tmp_path / "l.tsv", tsv_bytes(plays_rows(ARTISTS[:4] + accented))
+                       .decode().encode("latin-1"))
+    app = TuiRecsApp(str(data), format="auto", cache_dir=tmp_path / "cache", use_cache=True,
+                     encoding="latin-1", config_path=tmp_path / "config.json",
+                     model_params={"als": {"factors": 4, "iterations": 2, "num_threads": 1},
+                                   "lsa": {"factors": 4}}, cursor_blink=False, seed=0)
+    app.animation_level = "none"
+    async with app.run_test(size=(120, 30)) as pilot:
+        await _until(pilot, lambda: app.dataset is not None or app.load_error is not None,
+                     timeout=30)
+        assert app.load_error is None and app.dataset is not None
+        assert set(accented) <= set(app.dataset.item_names)
+        await pilot.press("q")

@@ -7,6 +7,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -400,6 +401,25 @@ def test_disk_full_during_build_is_a_clear_error(store):
         store.get_or_create("thing", {"x": 1}, fills_the_disk, load_array)
     assert "\n" not in str(caught.value)
     assert leftovers(store.root / "thing") == [] and store.entries() == []
+
+
+def test_disk_full_serves_what_was_built_from_memory_once_warned(store):
+    def fills_the_disk(directory: Path):
+        computed.append(np.array([7.0]))
+        raise OSError("1048576 requested and 4096 written")  # numpy's short write: no errno
+
+    computed: list[np.ndarray] = []
+    with pytest.warns(CacheWarning) as caught:
+        for x in (1, 2):  # the second entry fails too, silently: one line per cache
+            assert store.get_or_create("thing", {"x": x}, fills_the_disk, load_array,
+                                       unstored=lambda: computed[-1]).tolist() == [7.0]
+    assert len(computed) == 2 and len(caught) == 1
+    assert re.search(f"cache full at {store.root}: at least 1.0 MB needed.*"
+                     "serving it from memory$", str(caught[0].message))
+    assert leftovers(store.root / "thing") == [] and store.entries() == []
+    with pytest.raises(CacheError, match="cache full at"):
+        ArtifactStore(store.root, strict=True).get_or_create(
+            "thing", {"x": 3}, fills_the_disk, load_array, unstored=lambda: computed[-1])
 
 
 def test_disk_full_while_writing_the_manifest(store, monkeypatch):

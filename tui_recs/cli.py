@@ -290,9 +290,7 @@ class Command:
         if self._session is None:
             from tui_recs.session import Session  # loads the cache code: not to parse args
 
-            if self.args.encoding is not None and self.args.data is None:
-                raise UsageError("tui-recs: --encoding applies to --data PATH, not to the "
-                                 "demo data")
+            _check_encoding_has_data(self.args)
             self._session = Session(self.args.data, format=self.args.format,
                                     encoding=self.args.encoding,
                                     cache_dir=self.args.cache_dir,
@@ -677,19 +675,22 @@ COMMANDS: dict[str, Callable[[Command], int]] = {
 }
 
 
+def _check_encoding_has_data(args: argparse.Namespace) -> None:
+    if args.encoding is not None and args.data is None:
+        raise UsageError("tui-recs: --encoding applies to --data PATH, not to the demo data")
+
+
 def _run_app(args: argparse.Namespace) -> int:
     from tui_recs.app.terminal import refusal
 
-    if args.encoding is not None:
-        raise UsageError("tui-recs: --encoding works with the commands (info, related, ...), "
-                         "not yet with the app: re-save the file as UTF-8 to explore it there")
+    _check_encoding_has_data(args)
     problem = refusal(os.isatty(0), os.isatty(1), os.environ)
     if problem:  # before textual starts: it would draw into a pipe and spin on its end
         raise UsageError(problem)
     import tui_recs.app as app
 
     return app.run(data=args.data, format=args.format, cache_dir=args.cache_dir,
-                   use_cache=not args.no_cache, mouse=not args.no_mouse)
+                   use_cache=not args.no_cache, mouse=not args.no_mouse, encoding=args.encoding)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -197,13 +197,19 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
                 np.save(directory / f"{key}.npy", array, allow_pickle=False)
         return info
 
-    if store is None:
-        info = fit(None)
-        # What an engine returns is all a model is, whichever engine trained it.
-        fitted = registry.model_class(name).from_arrays(params, trained)
-    else:
-        entry_info: dict[str, Any] = {}
+    entry_info: dict[str, Any] = {}
 
+    def in_memory() -> "Recommender":
+        """The model trained here (trained now if it was not), without the cache."""
+        if not trained:
+            entry_info.update(fit(None))
+        # What an engine returns is all a model is, whichever engine trained it.
+        return registry.model_class(name).from_arrays(params, trained)
+
+    if store is None:
+        fitted = in_memory()
+        info = entry_info
+    else:
         def build(directory: Path) -> dict[str, Any]:
             entry_info.update(fit(directory))
             return entry_info
@@ -215,7 +221,8 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
             return registry.model_class(name).from_arrays(params, arrays)
 
         report(Stage("fit", 0.0, f"looking for a cached {name} model"))
-        fitted = store.get_or_create("model", inputs, build=build, load=load)
+        fitted = store.get_or_create("model", inputs, build=build, load=load,
+                                     unstored=in_memory)
         entry = store.lookup("model", inputs)
         info = dict(entry.manifest.get("extra", entry_info)) if entry is not None else entry_info
     ready = ReadyModel(name, fitted, dataset, params, info, engine=engine)
@@ -239,23 +246,31 @@ def _attach_indexes(ready: ReadyModel, inputs: dict[str, Any], store: "ArtifactS
     def on_progress(fraction: float, message: str) -> None:
         report(Stage("index", fraction, message))
 
-    def build(directory: Path | None) -> dict[str, Any]:
+    computed: dict[str, Any] = {}
+
+    def in_memory() -> dict[str, Any]:
+        """Build the indexes into ``ready`` (once); what the manifest records of them."""
+        if computed:
+            return computed
         similar = build_similar_index(normalized, progress=on_progress)
         sample = np.random.default_rng(0).choice(ready.dataset.n_users,
                                                  size=min(200, ready.dataset.n_users), replace=False)
         user_vectors = model.user_vectors(sample, ready.dataset.user_items)
         mode, recommend = choose_recommend_mode(item_factors, user_vectors, progress=on_progress)
-        info = {"similar": asdict(similar.stats), "recommend_mode": asdict(mode),
-                "recommend": asdict(recommend.stats) if recommend is not None else None}
-        if directory is not None:
-            save_similar_index(similar, directory)
-            if recommend is not None:
-                recommend.save(directory / RECOMMEND_INDEX_FILE)
         ready.similar_index, ready.recommend_index, ready.recommend_mode = similar, recommend, mode
+        computed.update({"similar": asdict(similar.stats), "recommend_mode": asdict(mode),
+                         "recommend": asdict(recommend.stats) if recommend is not None else None})
+        return computed
+
+    def build(directory: Path) -> dict[str, Any]:
+        info = in_memory()
+        save_similar_index(ready.similar_index, directory)
+        if ready.recommend_index is not None:
+            ready.recommend_index.save(directory / RECOMMEND_INDEX_FILE)
         return info
 
     if store is None:
-        ready.info["index"] = build(None)
+        ready.info["index"] = in_memory()
         return
 
     def load(directory: Path) -> dict[str, Any]:
@@ -271,7 +286,8 @@ def _attach_indexes(ready: ReadyModel, inputs: dict[str, Any], store: "ArtifactS
 
     index_inputs = {"model": inputs, "index_version": MODEL_FORMAT_VERSION,
                     "index_format": INDEX_FORMAT_VERSION}
-    ready.info["index"] = store.get_or_create("index", index_inputs, build=build, load=load)
+    ready.info["index"] = store.get_or_create("index", index_inputs, build=build, load=load,
+                                              unstored=in_memory)
 
 
 def _check(cancel: CancelEvent | None) -> None:

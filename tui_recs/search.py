@@ -18,7 +18,7 @@ import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Collection, Container, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Container, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -544,11 +544,18 @@ def name_indexes(dataset: "Dataset", store: "ArtifactStore | None" = None
     them (memory-mapped), else built, and stored with the typo index when there is a store.
     Without one the typo index is left for :meth:`NameIndex.prepare`."""
     names, ids, popularity = dataset.item_names, dataset.user_ids, dataset.item_listeners
+    built: dict[str, Any] = {}
+
+    def in_memory() -> tuple[NameIndex, IdIndex]:
+        if not built:
+            built.update(names=NameIndex(names, popularity), ids=IdIndex(ids))
+        return built["names"], built["ids"]
+
     if store is None:
-        return NameIndex(names, popularity), IdIndex(ids)
+        return in_memory()
 
     def build(directory: Path) -> None:
-        built = {"names": NameIndex(names, popularity), "ids": IdIndex(ids)}
+        in_memory()
         for prefix, index in built.items():
             for key, array in index.to_arrays().items():
                 np.save(directory / f"{prefix}.{key}.npy", np.ascontiguousarray(array),
@@ -561,7 +568,8 @@ def name_indexes(dataset: "Dataset", store: "ArtifactStore | None" = None
                 IdIndex.from_arrays(ids, _prefixed(arrays, "ids")))
 
     return store.get_or_create("names", {"dataset": dataset.fingerprint,
-                                         "version": INDEX_FORMAT_VERSION}, build=build, load=load)
+                                         "version": INDEX_FORMAT_VERSION}, build=build, load=load,
+                               unstored=in_memory)
 
 
 class UnknownId(TuiRecsError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import random
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
@@ -24,7 +25,7 @@ from tui_recs.app.commands import ActionCommands, ArtistCommands, ListenerComman
 from tui_recs.app.config import Config, default_config_path
 from tui_recs.app.help import HelpScreen
 from tui_recs.app.messages import (DataLoaded, EvaluationDone, JobEnded, JobProgressed,
-                                   ModelReady, NamesIndexed, describe_error)
+                                   ModelReady, NamesIndexed, Warned, describe_error)
 from tui_recs.app.state import VIEWS, History, Job, model_title, startup_models
 from tui_recs.app.views.artists import ArtistsScreen
 from tui_recs.app.views.compare import CompareScreen
@@ -58,7 +59,8 @@ def _freeze_heap() -> None:
 
 def _dataset_cached(data: str | Path | None, format: str, cache_dir: str | Path | None,
                     use_cache: bool, demo_options: dict[str, Any] | None,
-                    dataset_factory: Callable[[], "Dataset"] | None) -> bool:
+                    dataset_factory: Callable[[], "Dataset"] | None,
+                    encoding: str | None) -> bool:
     """Whether the data will come from the cache (False for a dataset factory: unknown; and
     where the question itself fails, e.g. an unreadable cache: the loader then says why)."""
     if dataset_factory is not None or not use_cache:
@@ -66,8 +68,9 @@ def _dataset_cached(data: str | Path | None, format: str, cache_dir: str | Path 
     from tui_recs.data.store import is_dataset_cached  # numpy and the cache code: only when asked
 
     try:
-        return is_dataset_cached(data, format, cache_dir,
-                                 **(dict(demo_options or {}) if data is None else {}))
+        options = (dict(demo_options or {}) if data is None
+                   else {"encoding": encoding} if encoding is not None else {})
+        return is_dataset_cached(data, format, cache_dir, **options)
     except Exception:  # never a crash before the app has started
         return False
 
@@ -110,11 +113,12 @@ class TuiRecsApp(App[int]):
                  dataset_factory: Callable[[], "Dataset"] | None = None,
                  model_params: dict[str, dict[str, Any]] | None = None,
                  config_path: Path | None = None, clock: Callable[[], float] = time.monotonic,
-                 cursor_blink: bool = True, seed: int | None = None) -> None:
+                 cursor_blink: bool = True, seed: int | None = None,
+                 encoding: str | None = None) -> None:
         """
         Args:
-            data, format, cache_dir, use_cache: as the command line's ``--data`` and friends;
-                ``data`` None is the built-in demo data.
+            data, format, cache_dir, use_cache, encoding: as the command line's ``--data``
+                and friends; ``data`` None is the built-in demo data.
             demo_options: the demo generator's options (such as the 360K shape).
             dataset_factory: builds the Dataset instead (tests pass a small demo dataset).
             model_params: hyperparameters per model name (default: the core's defaults).
@@ -128,11 +132,12 @@ class TuiRecsApp(App[int]):
         # the loading view once the loader found the data uncached laid out a second screen
         # while the loader held the GIL: stalls of 80-100 ms at start-up.
         cached = _dataset_cached(data, format, cache_dir, use_cache, demo_options,
-                                 dataset_factory)
+                                 dataset_factory, encoding)
         self.DEFAULT_MODE = "artists" if cached else "loading"
         super().__init__()
         self.data_path = data
         self.data_format = format
+        self.data_encoding = encoding
         self.cache_dir = cache_dir
         self.use_cache = use_cache
         self.demo_options = dict(demo_options or {})
@@ -172,12 +177,21 @@ class TuiRecsApp(App[int]):
         if self.config.theme in self.available_themes:
             self.theme = self.config.theme
         self.theme_changed_signal.subscribe(self, self._save_theme)
+        # The core warns through Python's warnings (from any thread): notifications here.
+        self._show_warning, warnings.showwarning = warnings.showwarning, self._post_warning
         # At once, not after the first paint: the loader's work overlaps the app's start-up
         # (ready from the cache ~0.15 s sooner at default scale, first paint unchanged).
         self.load_data()
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # what the app held can be collected once it has gone (tests run many)
+        warnings.showwarning = self._show_warning
+
+    def _post_warning(self, message: Warning | str, *rest: Any) -> None:
+        self.post_message(Warned(str(message)))  # thread-safe, unlike notify
+
+    def on_warned(self, message: Warned) -> None:
+        self.notify(markup_safe(message.text), severity="warning", timeout=10)
 
     def _save_theme(self, theme: Any) -> None:
         if self.config.theme == self.theme:
@@ -194,6 +208,7 @@ class TuiRecsApp(App[int]):
         from tui_recs.session import Session  # the cache code: ~10 ms the first paint lacks
 
         return Session(self.data_path, self.data_format, self.cache_dir, self.use_cache,
+                       encoding=self.data_encoding if self.data_path is not None else None,
                        demo_options=self.demo_options, dataset_factory=self.dataset_factory)
 
     def _to_train(self, dataset: "Dataset", store: "ArtifactStore | None") -> list[str]:

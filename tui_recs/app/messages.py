@@ -89,3 +89,11 @@ class JobEnded(Message):
         self.job = job
         self.status = status
         self.error = error
+
+
+class Warned(Message):
+    """The core warned (a cache entry served from memory, bad rows skipped...): one line."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text

@@ -20,9 +20,11 @@ deleted and rebuilt. Symbolic links inside the cache are refused, never followed
 Unwritable cache: when a miss cannot be written (no permission, read-only file system, a file
 in the way), the artifact is built in a private temporary directory that lives until the
 process exits, with a CacheWarning, so the caller still gets it (hits from a read-only cache
-still work). ``ArtifactStore(strict=True)`` raises CacheError instead. Running out of space
-*during* a build raises CacheError, "cache full at DIR: N MB needed" (building again
-elsewhere would likely fail the same way; a caller holding an older artifact keeps it).
+still work). ``ArtifactStore(strict=True)`` raises CacheError instead. When writing fails
+*during* a build (the disk fills: "cache full at DIR: N MB needed"), nothing of the entry is
+kept; a caller that passed ``unstored`` is served the artifact it built from memory, with a
+CacheWarning (once per cache directory and process: the disk does not empty itself, and
+the next entries go the same way), otherwise CacheError.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ _ELSEWHERE = f"use --cache-dir DIR or {ENV_VAR} to cache elsewhere"
 _STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 #: numpy's ``tofile``/``save`` reports a short write (a full disk) without an errno.
 _SHORT_WRITE = re.compile(r"(\d+) requested and (\d+) written")
+#: Cache roots this process has served an entry from memory for (a full disk), said once.
+_SERVED_FROM_MEMORY: set[Path] = set()
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,14 @@ class Entry:
 
 class _Unusable(Exception):
     """An entry that is there but cannot be served (the message says why)."""
+
+
+class _NotStored(Exception):
+    """A build whose entry could not be written; ``error`` is the CacheError saying why."""
+
+    def __init__(self, error: CacheError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class ArtifactStore:
@@ -185,7 +197,8 @@ class ArtifactStore:
     # ------------------------------------------------------------------------------ create
     def get_or_create(self, kind: str, inputs: Mapping[str, Any],
                       build: Callable[[Path], Mapping[str, Any] | None],
-                      load: Callable[[Path], T], on_event: EventCallback | None = None) -> T:
+                      load: Callable[[Path], T], on_event: EventCallback | None = None,
+                      unstored: Callable[[], T] | None = None) -> T:
         """``load(entry_dir)`` of the entry for ``(kind, inputs)``, building it first if it is
         missing or unusable.
 
@@ -199,10 +212,13 @@ class ArtifactStore:
                 at the top is reserved.
             load: reads an entry directory (already verified); may memory-map its files.
             on_event: told "waiting for another process building <key>" before waiting.
+            unstored: the artifact when ``build`` ran but its entry could not be written
+                (the disk filled): what the build computed, from memory (computing it if the
+                build failed before that). None: CacheError then.
 
         Raises:
-            CacheError: the entry could not be written (disk full...), or the cache is not
-                writable and the store is ``strict``.
+            CacheError: the entry could not be written (disk full...) and there is no
+                ``unstored``, or the cache is not writable and the store is ``strict``.
             Whatever ``build`` raises (nothing is stored then), or ``load`` on a fresh entry.
         """
         key = entry_key(kind, inputs)
@@ -247,7 +263,16 @@ class ArtifactStore:
                                            "rebuilding it"), stacklevel=2)
                 self._discard(path)
             self._sweep(kind_dir, own_key=key)
-            self._build(kind, key, inputs, build)
+            try:
+                self._build(kind, key, inputs, build)
+            except _NotStored as failure:
+                if unstored is None or self.strict:
+                    raise failure.error from None
+                if self.root not in _SERVED_FROM_MEMORY:  # one line per cache and process
+                    _SERVED_FROM_MEMORY.add(self.root)
+                    warnings.warn(CacheWarning(f"{failure.error}; serving it from memory"),
+                                  stacklevel=2)
+                return unstored()
             return load(path)
 
     def check_writable(self, kind: str | None = None) -> None:
@@ -269,20 +294,22 @@ class ArtifactStore:
     def _build(self, kind: str, key: str, inputs: Mapping[str, Any],
                build: Callable[[Path], Mapping[str, Any] | None]) -> None:
         """Run ``build`` in a temporary directory and land it at ``<kind>/<key>`` (under the
-        key's lock). Nothing is left behind when anything fails."""
+        key's lock). Nothing is left behind when anything fails; _NotStored when writing
+        did."""
         kind_dir = self.root / kind
         target = kind_dir / key
         try:
             temporary = Path(tempfile.mkdtemp(dir=kind_dir, prefix=f"{TEMP_PREFIX}{key}-"))
         except OSError as error:
-            raise _storage_error(error, target) from None
+            raise _NotStored(_storage_error(error, target)) from None
         try:
             started = time.perf_counter()
             try:
                 extra = build(temporary)
             except OSError as error:
                 if _is_storage_failure(error, temporary):
-                    raise _storage_error(error, target, _bytes_under(temporary)) from None
+                    raise _NotStored(_storage_error(error, target, _bytes_under(temporary))
+                                     ) from None
                 raise
             seconds = time.perf_counter() - started
             if extra is not None and not isinstance(extra, Mapping):
@@ -299,7 +326,8 @@ class ArtifactStore:
                 os.chmod(temporary, kind_dir.stat().st_mode & 0o777)  # mkdtemp made it 0700
                 self._land(temporary, target)
             except OSError as error:
-                raise _storage_error(error, target, _bytes_under(temporary)) from None
+                raise _NotStored(_storage_error(error, target, _bytes_under(temporary))
+                                 ) from None
         finally:
             if temporary.exists():
                 shutil.rmtree(temporary, ignore_errors=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tui_recs.cache import ArtifactStore, resolve_cache_dir
 from tui_recs.data.dataset import STORAGE_VERSION, Dataset
@@ -47,12 +47,8 @@ def open_dataset(path: str | Path | None = None, format: str = "auto",
     from tui_recs.data.synthetic import generate  # the demo generator (~14 ms): demo data only
     if not use_cache:
         return generate(**options)
-    def build(directory: Path) -> dict[str, Any]:
-        generate(**options).save(directory)
-        return {}
-
-    return ArtifactStore(resolve_cache_dir(cache_dir)).get_or_create(
-        "dataset", _cache_inputs(None, format, options), build=build, load=_load_entry)
+    return _through_cache(cache_dir, _cache_inputs(None, format, options),
+                          lambda: generate(**options))
 
 
 def load_cached(path: str | Path, format: str = "auto", cache_dir: str | Path | None = None,
@@ -66,13 +62,8 @@ def load_cached(path: str | Path, format: str = "auto", cache_dir: str | Path | 
     if not use_cache:
         return load(path, format=format, **options)
     inputs = _cache_inputs(path, format, options)
-
-    def build(directory: Path) -> dict[str, Any]:
-        load(path, format=inputs["format"], **options).save(directory)
-        return {}
-
-    return ArtifactStore(resolve_cache_dir(cache_dir)).get_or_create(
-        "dataset", inputs, build=build, load=_load_entry)
+    return _through_cache(cache_dir, inputs,
+                          lambda: load(path, format=inputs["format"], **options))
 
 
 def is_dataset_cached(path: str | Path | None = None, format: str = "auto",
@@ -103,6 +94,25 @@ def _cache_inputs(path: Path | None, format: str, options: dict[str, Any]) -> di
     return {"source": source_signature(path),
             "format": detect_format(path) if format == "auto" else format, "options": options,
             "loader_version": LOADER_VERSION, "storage_version": STORAGE_VERSION}
+
+
+def _through_cache(cache_dir: str | Path | None, inputs: dict[str, Any],
+                   make: Callable[[], Dataset]) -> Dataset:
+    """The dataset entry for ``inputs``, ``make()`` and stored first if it is missing; the
+    made Dataset itself when the cache cannot hold it (a full disk)."""
+    made: list[Dataset] = []
+
+    def in_memory() -> Dataset:
+        if not made:
+            made.append(make())
+        return made[0]
+
+    def build(directory: Path) -> dict[str, Any]:
+        in_memory().save(directory)
+        return {}
+
+    return ArtifactStore(resolve_cache_dir(cache_dir)).get_or_create(
+        "dataset", inputs, build=build, load=_load_entry, unstored=in_memory)
 
 
 def _load_entry(directory: Path) -> Dataset:
