@@ -419,9 +419,11 @@ def _table(title: str | None, columns: Sequence[tuple[str, str]], rows: Sequence
 
 
 def _console():
+    """The console the commands print on: strings are plain text (data is never read as
+    markup); styles come only from Rich objects (tables, Text)."""
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, markup=False)
 
 
 # -------------------------------------------------------------------------------- commands
@@ -431,7 +433,7 @@ def _cmd_info(command: Command) -> int:
         _print_json(summary)
         return EXIT_OK
     console = _console()
-    console.print(printable(summary["source"]), style="bold", markup=False)
+    console.print(printable(summary["source"]), style="bold")
     dropped = ", ".join(f"{k}: {v:,}" for k, v in summary["dropped_rows"].items()) or "none"
     console.print(_table(None, (("", "left"), ("", "left")), (
         ("listeners", f"{summary['users']:,}"), ("artists", f"{summary['items']:,}"),
@@ -592,14 +594,13 @@ def _cmd_train(command: Command) -> int:
         f" on {command.dataset.source}: "
         + (f"trained in {seconds:.2f} s" if seconds is not None else "ready")
         + f" (engine {ready.engine})")))
-    console.print(printable("  " + ", ".join(f"{k}={v}" for k, v in ready.params.items())),
-                  markup=False)
+    console.print(printable("  " + ", ".join(f"{k}={v}" for k, v in ready.params.items())))
     if info["loss_history"]:
         console.print("  loss: " + " → ".join(f"{loss:.4g}" for loss in info["loss_history"]))
-    console.print(printable(f"  related artists: {ready.describe_similar()}"), markup=False)
+    console.print(printable(f"  related artists: {ready.describe_similar()}"))
     if ready.recommend_mode is not None:
         console.print(printable(f"  recommendations: {ready.recommend_mode.mode} "
-                                f"({ready.recommend_mode.reason})"), markup=False)
+                                f"({ready.recommend_mode.reason})"))
     return EXIT_OK
 
 

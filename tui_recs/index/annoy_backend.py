@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 from annoy import AnnoyIndex
 
-from tui_recs.annoy_file import check_annoy_file
+from tui_recs.index.annoy_file import check_annoy_file
 from tui_recs.cache.validate import is_permutation
 from tui_recs.index.tuning import (RECALL_AT, TARGET_RECALL, TUNING_MARGIN, IndexProgress,
                                    exact_search, measure_query_ms, recall_at, smallest_passing)
