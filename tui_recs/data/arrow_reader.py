@@ -37,7 +37,7 @@ def read_columns(path: Path, *, sep: str, n_fields: int, columns: Mapping[str, i
     """({name: (codes, values)}, n_rows) for the ``columns`` (name -> 0-based field) of the
     delimited file ``path``, or None where the careful reader must read it.
 
-    ``codes`` is (n_rows,) int64, -1 where the cell is empty; ``values`` the distinct strings
+    ``codes`` is (n_rows,) int32, -1 where the cell is empty; ``values`` the distinct strings
     in order of first appearance. Tab-separated files are read without quote handling, other
     delimiters honour CSV quoting (as the careful reader does).
     """
@@ -70,12 +70,15 @@ def read_columns(path: Path, *, sep: str, n_fields: int, columns: Mapping[str, i
     read: dict[str, tuple[np.ndarray, list[str]]] = {}
     for position in wanted:
         chunks = table.column(names[position]).chunks
-        codes, start = np.empty(table.num_rows, dtype=np.int64), 0
-        for chunk in chunks:  # each chunk's int32 codes widened in place, empty cells -1
+        codes, start = np.empty(table.num_rows, dtype=np.int32), 0
+        for chunk in chunks:  # each chunk's codes copied in place, empty cells -1
             codes[start:start + len(chunk)] = pc.fill_null(chunk.indices, -1).to_numpy()
             start += len(chunk)
         values = chunks[0].dictionary.to_pylist() if chunks else []
         read[names[position]] = (codes, values)
+    n_rows = table.num_rows
+    del table
+    pa.default_memory_pool().release_unused()  # the parsed blocks, before the Dataset is built
     if not any((codes >= 0).any() for codes, _ in read.values()):
         return None  # blank lines only: the careful reader says what the file lacks
-    return {name: read[names[position]] for name, position in columns.items()}, table.num_rows
+    return {name: read[names[position]] for name, position in columns.items()}, n_rows

@@ -37,7 +37,8 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 @dataclass
 class Column:
-    """One factorized column: per-row codes (-1 where the cell was empty) and distinct values."""
+    """One factorized column: per-row integer codes (-1 where the cell was empty) and
+    distinct values."""
 
     codes: np.ndarray
     values: list[str]
@@ -206,7 +207,8 @@ def _overflowing_pairs(user_codes: np.ndarray, item_codes: np.ndarray, plays: np
     if float(plays[rows].sum(dtype=np.float64)) <= FLOAT32_MAX:
         return bad
     positions = np.flatnonzero(rows)
-    pairs = user_codes[positions] * (int(item_codes.max()) + 1) + item_codes[positions]
+    pairs = (user_codes[positions].astype(np.int64) * (int(item_codes.max()) + 1)
+             + item_codes[positions])
     _, group = np.unique(pairs, return_inverse=True)
     sums = np.bincount(group, weights=plays[positions])
     bad[positions[sums[group] > FLOAT32_MAX]] = True
@@ -238,7 +240,7 @@ def build_dataset(table: RawTable, *, user: str, item: str, plays: str | None,
         table.columns[name] = table.columns[name].cleaned()
     reasons: list[tuple[np.ndarray, str]] = []  # (bad mask over rows, what is wrong)
     user_codes, item_codes = table.columns[user].codes, table.columns[item].codes
-    cell_counts = np.zeros(n_rows, dtype=np.int64)
+    cell_counts = np.zeros(n_rows, dtype=np.int8)  # at most the few columns read
     for column in table.columns.values():
         cell_counts += column.codes >= 0
     blank = cell_counts == 0
