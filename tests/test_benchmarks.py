@@ -17,6 +17,11 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 VERDICTS = {
     "bench_load.py": ["cold load, median", "cold load, peak RSS", "warm load, median",
                       "cold / warm, medians"],
+    "bench_first_run.py": ["parse + cache / pandas C read + codes, medians",
+                           "parse + cache, peak RSS", "ALS + indexes / implicit 15-iteration fit",
+                           "ALS index build / ALS + indexes", "CLI related from nothing",
+                           "CLI related equals the trained model's exact answer",
+                           "app first related answer", "app all start-up models"],
     "bench_warm.py": ["warm start, median wall", "warm runs that trained or indexed"],
     "bench_search.py": ["slowest keystroke"],
     "bench_index.py": [f"{kind}: {target}" for kind in ("cells", "annoy") for target in (

@@ -168,3 +168,16 @@ def test_trees_double_only_up_to_max_trees(clustered):
     capped = FactorIndex.build(clustered, "euclidean", clustered[:20], [[q] for q in range(20)],
                                target_recall=1.01, max_trees=16)
     assert capped.stats.n_trees == 16 and 0 < capped.stats.recall_at_10 <= 1
+
+
+def test_a_failing_trial_on_sampled_artists_skips_the_full_listener_index():
+    """Unclustered factors over 40K artists: on a trial over 1,000 of them, searching the
+    share of them the full index would (fewer than all), the dot index misses the target, so
+    exact scoring is chosen without building the index over all."""
+    rng = np.random.default_rng(1)
+    items = rng.normal(size=(40_000, 64)).astype(np.float32)
+    mode, index = choose_recommend_mode(items, rng.normal(size=(30, 64)).astype(np.float32),
+                                        trial_items=1_000)
+    assert mode.mode == "exact" and index is None
+    assert "on a trial over 1,000 of the artists" in mode.reason
+    assert mode.annoy_recall_at_10 < TARGET_RECALL + TUNING_MARGIN

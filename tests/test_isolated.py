@@ -146,3 +146,22 @@ def test_evaluation_in_the_child_matches_evaluation_here(saved_demo):
     for row, expected in zip(rows, here):  # up to rounding, as above
         for metric in ("precision", "recall", "map", "ndcg", "auc", "coverage", "popularity"):
             assert row[metric] == pytest.approx(expected[metric], rel=1e-3), metric
+
+
+def test_the_model_answers_first_and_adopts_its_indexes_when_built(saved_demo, tmp_path,
+                                                                    monkeypatch):
+    """Trained in a child without indexes and returned at once (exact answers); the indexes
+    are built by another child and adopted by the returned model."""
+    from tui_recs import pipeline
+
+    monkeypatch.setattr(pipeline, "MIN_ITEMS_FOR_INDEX", 100)  # index this small catalogue
+    params = {"factors": 8, "iterations": 2, "num_threads": 1}
+    store = ArtifactStore(tmp_path)
+    ready = isolated.get_model_isolated(saved_demo, "als", params, store=store)
+    exact = ready.similar(3, 10, exact=True)[0]
+    deadline = time.monotonic() + 60
+    while ready.similar_index is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ready.similar_mode in ("cells", "annoy") and ready.info["index"]["similar"]
+    assert len(set(ready.similar(3, 10)[0].tolist()) & set(exact.tolist())) >= 8
+    assert sorted(entry.kind for entry in store.entries()) == ["index", "model"]

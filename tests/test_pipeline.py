@@ -144,3 +144,18 @@ def test_new_listener_bad_input_is_a_clear_error(dataset, items, plays, fragment
     ready = get_model(dataset, "lsa", {"factors": 8})
     with pytest.raises(TuiRecsError, match=fragment):
         ready.recommend_history(items, 5, plays)
+
+
+def test_if_cached_attaches_stored_indexes_and_builds_none(dataset, tmp_path, monkeypatch):
+    from tui_recs import pipeline
+
+    monkeypatch.setattr(pipeline, "MIN_ITEMS_FOR_INDEX", 100)  # index this small catalogue
+    store, params = ArtifactStore(tmp_path), {"factors": 8, "iterations": 3}
+    first = get_model(dataset, "als", params, store=store, build_index=pipeline.INDEX_IF_CACHED)
+    assert first.similar_mode == "exact" and pipeline.needs_index(first)
+    assert [entry.kind for entry in store.entries()] == ["model"]
+    indexed = get_model(dataset, "als", params, store=store, build_index=True)
+    later = get_model(dataset, "als", params, store=store, build_index=pipeline.INDEX_IF_CACHED)
+    assert later.similar_mode == indexed.similar_mode != "exact" and not pipeline.needs_index(later)
+    pipeline.adopt_indexes(first, later)
+    assert first.similar_index is later.similar_index and first.info["index"] == later.info["index"]

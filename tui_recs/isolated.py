@@ -37,7 +37,8 @@ from tui_recs.errors import TuiRecsError
 from tui_recs.evaluation import evaluate_registered, split_plays
 from tui_recs.models.engine import DEFAULT_ENGINE
 from tui_recs.models.registry import model_class
-from tui_recs.pipeline import Cancelled, get_model, is_cached
+from tui_recs.pipeline import (INDEX_IF_CACHED, Cancelled, adopt_indexes, get_model, is_cached,
+                               needs_index)
 
 if TYPE_CHECKING:
     from tui_recs.pipeline import CancelEvent, Progress, ReadyModel
@@ -211,14 +212,40 @@ def get_model_isolated(dataset: "Dataset", name: str, params: dict[str, Any] | N
                        cancel: "CancelEvent | None" = None, engine: str = DEFAULT_ENGINE
                        ) -> "ReadyModel":
     """:func:`tui_recs.pipeline.get_model`, but a model that must be trained is trained (and
-    indexed, and stored) in a child process, then loaded from ``store`` here. Cheap models,
-    cache hits and runs without a cache stay in this process."""
-    if store is not None and model_class(name).trains_in_child and not is_cached(
-            dataset, name, params, store, engine):
+    stored) in a child process, then loaded from ``store`` here. Cheap models, cache hits and
+    runs without a cache stay in this process.
+
+    The first answer first: the model is returned as soon as it is trained, answering
+    exactly (a few ms a query at 290K artists); where it wants indexes the cache lacks, they
+    are built in another child meanwhile and adopted by the returned model when stored."""
+    if store is None:
+        return get_model(dataset, name, params, store=None, progress=progress, cancel=cancel,
+                         engine=engine)
+    if model_class(name).trains_in_child and not is_cached(dataset, name, params, store, engine):
         run_isolated(_train, dataset_reference(dataset), name, params, str(store.root), engine,
-                     progress=progress, cancel=cancel)
-    return get_model(dataset, name, params, store=store, progress=progress, cancel=cancel,
-                     engine=engine)
+                     False, progress=progress, cancel=cancel)
+    ready = get_model(dataset, name, params, store=store, progress=progress, cancel=cancel,
+                      engine=engine, build_index=INDEX_IF_CACHED)
+    if needs_index(ready):
+        threading.Thread(target=_index_in_background, args=(ready, name, params, store, engine),
+                         name=f"index-{name}", daemon=True).start()
+    return ready
+
+
+def _index_in_background(ready: "ReadyModel", name: str, params: dict[str, Any] | None,
+                         store: "ArtifactStore", engine: str) -> None:
+    """Build ``ready``'s indexes in a child process, then hand them to ``ready``; on failure
+    it goes on answering exactly, and a warning says why."""
+    import warnings
+
+    try:
+        run_isolated(_train, dataset_reference(ready.dataset), name, params, str(store.root),
+                     engine, True)
+        adopt_indexes(ready, get_model(ready.dataset, name, params, store=store, engine=engine,
+                                       build_index=INDEX_IF_CACHED))
+    except Exception as error:  # the model still answers, by exact search
+        warnings.warn(f"{name}: the related-artists index was not built ({error}); "
+                      f"answers come from exact search")
 
 
 def evaluate_isolated(dataset: "Dataset", params: dict[str, dict[str, Any]], k: int,
@@ -233,9 +260,9 @@ def evaluate_isolated(dataset: "Dataset", params: dict[str, dict[str, Any]], k: 
 
 
 def _train(reference: tuple[str, Any], name: str, params: dict[str, Any] | None, cache_dir: str,
-           engine: str, progress: "Progress", cancel: "CancelEvent") -> None:
+           engine: str, build_index: bool, progress: "Progress", cancel: "CancelEvent") -> None:
     get_model(open_reference(reference), name, params, store=ArtifactStore(Path(cache_dir)),
-              progress=progress, cancel=cancel, engine=engine)
+              progress=progress, cancel=cancel, engine=engine, build_index=build_index)
 
 
 def _evaluate(reference: tuple[str, Any], params: dict[str, dict[str, Any]], k: int, seed: int,

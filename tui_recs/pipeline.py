@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 #: Bump when the stored layout of models or indexes changes.
 MODEL_FORMAT_VERSION = 1
 RECOMMEND_INDEX_FILE = "recommend.ann"
+#: ``build_index`` value: attach the indexes the cache holds, build none (exact search answers
+#: in a few ms even at 290K artists; a first run answers without waiting for an index).
+INDEX_IF_CACHED = "if-cached"
 
 
 class Cancelled(TuiRecsError):
@@ -149,7 +152,7 @@ def is_cached(dataset: "Dataset", name: str, params: dict[str, Any] | None,
 
 def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = None, *,
               store: "ArtifactStore | None" = None, progress: Progress | None = None,
-              cancel: CancelEvent | None = None, build_index: bool | None = None,
+              cancel: CancelEvent | None = None, build_index: bool | str | None = None,
               engine: str = DEFAULT_ENGINE) -> ReadyModel:
     """A trained, indexed model for ``dataset``: loaded from ``store`` or built and stored.
 
@@ -160,8 +163,9 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
         store: the artifact cache, or None to build in memory only.
         progress: called with a :class:`Stage` as work advances.
         cancel: checked between stages and ALS iterations; when set, :class:`Cancelled`.
-        build_index: force (True) or skip (False) the Annoy indexes; default: build them
-            when the catalogue has at least ``MIN_ITEMS_FOR_INDEX`` artists.
+        build_index: force (True) or skip (False) the indexes; ``INDEX_IF_CACHED``: use
+            them if the cache holds them, never build them; default: build them when the
+            catalogue has at least ``MIN_ITEMS_FOR_INDEX`` artists.
         engine: the engine that trains it (part of the cache key).
     """
     report = progress or (lambda stage: None)
@@ -228,6 +232,9 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
     ready = ReadyModel(name, fitted, dataset, params, info, engine=engine)
     if not isinstance(fitted, FactorModel):
         return ready
+    if build_index == INDEX_IF_CACHED:
+        build_index = (store is not None and dataset.n_items >= MIN_ITEMS_FOR_INDEX
+                       and store.lookup("index", index_inputs(inputs)) is not None)
     if build_index is None:
         build_index = dataset.n_items >= MIN_ITEMS_FOR_INDEX
     if build_index:
@@ -274,7 +281,7 @@ def _attach_indexes(ready: ReadyModel, inputs: dict[str, Any], store: "ArtifactS
         return
 
     def load(directory: Path) -> dict[str, Any]:
-        manifest = store.lookup("index", index_inputs)
+        manifest = store.lookup("index", index_inputs(inputs))
         info = manifest.manifest["extra"] if manifest is not None else {}
         if ready.similar_index is None:  # loaded from the cache rather than just built
             ready.similar_index = load_similar_index(directory, normalized, info["similar"])
@@ -284,10 +291,29 @@ def _attach_indexes(ready: ReadyModel, inputs: dict[str, Any], store: "ArtifactS
                                                          item_factors, info["recommend"])
         return info
 
-    index_inputs = {"model": inputs, "index_version": MODEL_FORMAT_VERSION,
-                    "index_format": INDEX_FORMAT_VERSION}
-    ready.info["index"] = store.get_or_create("index", index_inputs, build=build, load=load,
-                                              unstored=in_memory)
+    ready.info["index"] = store.get_or_create("index", index_inputs(inputs), build=build,
+                                              load=load, unstored=in_memory)
+
+
+def index_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The cache key's inputs of the indexes of the model whose inputs are ``inputs``."""
+    return {"model": inputs, "index_version": MODEL_FORMAT_VERSION,
+            "index_format": INDEX_FORMAT_VERSION}
+
+
+def needs_index(ready: ReadyModel) -> bool:
+    """Whether ``ready`` answers exactly only because its indexes are not built yet."""
+    return (isinstance(ready.model, FactorModel) and ready.similar_index is None
+            and ready.dataset.n_items >= MIN_ITEMS_FOR_INDEX)
+
+
+def adopt_indexes(ready: ReadyModel, indexed: ReadyModel) -> None:
+    """Give ``ready`` the indexes of ``indexed`` (the same model, loaded with them): queries
+    made meanwhile were answered exactly; each attribute switches in one assignment."""
+    ready.recommend_mode = indexed.recommend_mode
+    ready.recommend_index = indexed.recommend_index
+    ready.info["index"] = indexed.info.get("index")
+    ready.similar_index = indexed.similar_index
 
 
 def _check(cancel: CancelEvent | None) -> None:

@@ -101,7 +101,7 @@ class Session:
 
     # ------------------------------------------------------------------------ the models
     def model(self, name: str, *, progress: "Progress | None" = None,
-              cancel: "CancelEvent | None" = None, build_index: bool | None = None,
+              cancel: "CancelEvent | None" = None, build_index: bool | str | None = None,
               isolated: bool = False, engine: str = DEFAULT_ENGINE,
               **overrides: Any) -> "ReadyModel":
         """Model ``name`` trained by ``engine`` on the dataset with ``overrides`` of its

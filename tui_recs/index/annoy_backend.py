@@ -102,13 +102,15 @@ class FactorIndex:
     def build(cls, vectors: np.ndarray, metric: str, queries: np.ndarray,
               query_exclude: Sequence[Sequence[int]] | None = None,
               target_recall: float = TARGET_RECALL + TUNING_MARGIN, seed: int = 0,
-              progress: IndexProgress | None = None, max_trees: int = 256) -> "FactorIndex":
+              progress: IndexProgress | None = None, max_trees: int = 256,
+              search_k_share: float = 1.0) -> "FactorIndex":
         """Build an index over ``vectors`` and tune it on sample ``queries`` (q × f).
 
         ``search_k`` is set to about the smallest value whose recall@10 (re-scored answer
         against the exact answer) reaches ``target_recall``; trees are doubled (up to
         ``max_trees``) only when no ``search_k`` within the budget does (the recall reached is
-        recorded either way).
+        recorded either way). ``search_k_share`` scales that budget: a trial index over a
+        sample of the items searches the same share of them as the full index would.
         """
         report = progress or (lambda fraction, message: None)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -129,9 +131,10 @@ class FactorIndex:
             def recall(search_k: int) -> float:
                 return recall_at(index.search, queries, truth, exclude, search_k)
 
-            search_k, reached = smallest_passing(recall, target_recall,  # 2048 per tree at most
-                                                 start=n_trees * 4 * RECALL_AT,
-                                                 budget=n_trees * 2048)
+            start = n_trees * 4 * RECALL_AT
+            search_k, reached = smallest_passing(recall, target_recall, start=start,  # 2048 a tree
+                                                 budget=max(start, int(n_trees * 2048 *
+                                                                       search_k_share)))
             if reached >= target_recall or n_trees * 2 > max_trees:
                 break
             n_trees *= 2
