@@ -24,6 +24,9 @@ BUILT_IN = {
     "als": "tui_recs.models.als:ALS",
     "lsa": "tui_recs.models.lsa:LSA",
     "popularity": "tui_recs.models.popularity:Popularity",
+    "bm25": "tui_recs.models.itemknn:BM25KNN",
+    "tfidf": "tui_recs.models.itemknn:TFIDFKNN",
+    "cosine": "tui_recs.models.itemknn:CosineKNN",
 }
 
 #: name -> the class, or where to import it from.
