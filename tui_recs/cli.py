@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from tui_recs.defaults import MIN_LISTENERS
 from tui_recs.errors import TuiRecsError
 from tui_recs.models import registry
 from tui_recs.models.params import MAX_SEED, ParameterError, resolve
@@ -181,6 +182,24 @@ def _count(text: str) -> int:
     return value
 
 
+def _min_listeners(text: str) -> int:
+    """--min-listeners: a listener count from 0 (everything) up to 10 million."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 10_000_000:
+        raise argparse.ArgumentTypeError(f"must be a whole number of listeners from 0 (show "
+                                         f"everything) up to 10,000,000, not {text}")
+    return value
+
+
+def _add_min_listeners(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--min-listeners", metavar="N", type=_min_listeners,
+                        default=MIN_LISTENERS, help="leave out artists with fewer listeners "
+                        f"(default {MIN_LISTENERS}; 0 shows everything)")
+
+
 def _fraction(text: str) -> float:
     """A share strictly between 0 and 1."""
     try:
@@ -228,6 +247,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     related.add_argument("artist", metavar="ARTIST", help="an artist name, typed loosely")
     related.add_argument("-n", type=_count, default=10, help="how many (default 10)")
     related.add_argument("--exact", action="store_true", help="exact search, not the index")
+    _add_min_listeners(related)
 
     recommend = command("recommend", "recommendations for listener USER, or for a new listener "
                                      "who likes the --like artists", model=True)
@@ -238,11 +258,13 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     recommend.add_argument("--explain", action="store_true",
                            help="show which listened artists led to each recommendation (ALS)")
     recommend.add_argument("--exact", action="store_true", help="exact scoring, not the index")
+    _add_min_listeners(recommend)
 
     compare = command("compare", "two models' answers side by side", model="many")
     compare.add_argument("artist", metavar="ARTIST", nargs="?", help="compare related artists")
     compare.add_argument("--user", metavar="USER", help="compare recommendations instead")
     compare.add_argument("-n", type=_count, default=10, help="list length (default 10)")
+    _add_min_listeners(compare)
 
     train = command("train", "train a model (or load it from the cache) and report", model=True)
     train.add_argument("--no-index", action="store_true", help="skip the indexes")
@@ -452,7 +474,7 @@ def _cmd_related(command: Command) -> int:
     args = command.args
     item = command.artist(args.artist)
     ids, scores, mode = command.session.related(command.model(args.model), item, args.n,
-                                                args.exact)
+                                                args.exact, args.min_listeners)
     rows = [command.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
     if args.json:
         _print_json({"query": command.artist_row(item), "model": args.model, "mode": mode,
@@ -482,7 +504,8 @@ def _cmd_recommend(command: Command) -> int:
                       if registry.model_class(name).capabilities.explain]
         raise UsageError(f"tui-recs: --explain needs a model that can explain "
                          f"({', '.join(explaining)}), not {args.model}")
-    ids, scores, mode = command.session.recommend(ready, user, args.n, args.exact)
+    ids, scores, mode = command.session.recommend(ready, user, args.n, args.exact,
+                                                  args.min_listeners)
     rows = [command.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
     if args.explain:
         for row, item in zip(rows, ids.tolist()):
@@ -516,7 +539,7 @@ def _recommend_new_listener(command: Command) -> int:
     args = command.args
     items = list(dict.fromkeys(command.artist(name) for name in args.like))
     ready = command.model(args.model)
-    ids, scores = ready.recommend_history(items, args.n)
+    ids, scores = ready.recommend_history(items, args.n, min_listeners=args.min_listeners)
     liked = [command.artist_row(item) for item in items]
     rows = [command.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
     if args.json:
@@ -545,7 +568,8 @@ def _cmd_compare(command: Command) -> int:
         subject = {"user": args.user}
         title = f"recommended for {args.user}"
     comparison, (left_ids, left_scores), (right_ids, right_scores) = command.session.compare(
-        command.model(left_name), command.model(right_name), n=args.n, **query)
+        command.model(left_name), command.model(right_name), n=args.n,
+        min_listeners=args.min_listeners, **query)
     names = command.dataset.item_names
     if args.json:
         _print_json({**subject, "models": [left_name, right_name], "n": args.n,
