@@ -55,3 +55,30 @@ def test_the_command_line_takes_min_listeners(capsys, cache_root, hetrec):
     assert code == 0 and len(rows) == 30 and min(row["listeners"] for row in rows) >= 5
     code, _, err = run_cli(capsys, *args, "--min-listeners", "-1")
     assert code == 2 and "--min-listeners" in err and len(err.strip().splitlines()) == 1
+
+
+async def test_f_cycles_the_floor_shown_in_the_header_and_the_lists_follow(tmp_path):
+    from test_app import make_app, settle
+
+    from tui_recs.defaults import MIN_LISTENERS, MIN_LISTENERS_STEPS
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        header = app.screen.query_one("#view-model")
+        assert app.min_listeners == MIN_LISTENERS
+        assert f"≥{MIN_LISTENERS} listeners (f)" in str(header.render())
+        await pilot.press("escape")
+        seen = []
+        for _ in MIN_LISTENERS_STEPS:
+            await pilot.press("f")
+            await pilot.pause()
+            seen.append(app.min_listeners)
+            table = app.screen.query_one("#related")
+            listeners = [int(str(table.get_row_at(row)[3]).replace(",", ""))
+                         for row in range(table.row_count)]
+            assert table.row_count == 20 and min(listeners) >= app.min_listeners
+            shown = str(header.render())
+            assert (f"≥{app.min_listeners} listeners" in shown if app.min_listeners
+                    else "all artists" in shown)
+        assert sorted(seen) == sorted(MIN_LISTENERS_STEPS) and seen[-1] == MIN_LISTENERS
