@@ -236,3 +236,16 @@ def test_the_parameter_table_in_docs_is_current():
     table = Path(__file__).resolve().parents[1] / "docs" / "parameters.md"
     assert table.read_text(encoding="utf-8") == markdown(), (
         "regenerate: python -m tui_recs.models.parameter_table > docs/parameters.md")
+
+
+def test_related_and_recommend_answer_with_their_measured_defaults(capsys, cache_root,
+                                                                    small_plays_csv):
+    assert registry.default_for("related") == "bm25"
+    assert registry.default_for("recommend") == "als"
+    assert registry.default_for("train") == registry.default_name()
+    code, out, _ = run_cli(capsys, "--data", str(small_plays_csv), "related", "artist 3",
+                           "--json")
+    assert code == 0 and json.loads(out)["model"] == "bm25"
+    code, out, _ = run_cli(capsys, "--data", str(small_plays_csv), "recommend", "u3", "--json",
+                           "--factors", "4", "--iterations", "2")
+    assert code == 0 and json.loads(out)["model"] == "als"

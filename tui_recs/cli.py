@@ -140,8 +140,9 @@ def _allowed(declared: list[tuple[type["Recommender"], "Param"]]) -> str:
 
 
 def _add_model_options(parser: argparse.ArgumentParser, multiple: bool = False,
-                       hyperparameters: bool = True) -> None:
-    """--model (or --models) and, with ``hyperparameters``, a flag per declared parameter."""
+                       hyperparameters: bool = True, default: str | None = None) -> None:
+    """--model (or --models) and, with ``hyperparameters``, a flag per declared parameter;
+    ``default``: --model's default (else the registry's first model)."""
     group = parser.add_argument_group("model")
     names = registry.names()
     if multiple:
@@ -149,8 +150,9 @@ def _add_model_options(parser: argparse.ArgumentParser, multiple: bool = False,
                            help=f"comma-separated models of {', '.join(names)} "
                                 f"(default: {','.join(names[:2])})")
     else:
-        group.add_argument("--model", default=registry.default_name(), type=_model_name,
-                           help=f"one of {', '.join(names)} (default {registry.default_name()})")
+        default = default or registry.default_name()
+        group.add_argument("--model", default=default, type=_model_name,
+                           help=f"one of {', '.join(names)} (default {default})")
     for flag, declared in (model_flags() if hyperparameters else {}).items():
         group.add_argument(flag, type=_flag_type(flag, declared),
                            help=_flag_help(declared))
@@ -236,7 +238,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text)
         _add_data_options(sub, defaults=False)
         if model:
-            _add_model_options(sub, multiple=model == "many", hyperparameters=name == running)
+            # related and recommend answer with the model measured best at each (registry).
+            _add_model_options(sub, multiple=model == "many", hyperparameters=name == running,
+                               default=registry.default_for(name))
         sub.add_argument("--json", action="store_true", help="one JSON document on stdout")
         return sub
 
