@@ -45,10 +45,9 @@ NEIGHBOURS = Param("neighbours", int, 100, "K, the neighbours kept per artist", 
 
 
 class ItemKNN(Recommender):
-    """Item-kNN over one similarity (a subclass per similarity sets ``similarity``)."""
+    """Item-kNN over one similarity: a subclass per similarity sets its weighting
+    (``_entry_weights``) and whether artist columns are normalised."""
 
-    #: "bm25", "tfidf" or "cosine".
-    similarity: ClassVar[str]
     #: Whether the weighted artist columns are scaled to unit length (cosine similarities).
     _normalises: ClassVar[bool] = True
     capabilities = Capabilities(related=True, recommend=True, fold_in=True)
@@ -195,7 +194,6 @@ class BM25KNN(ItemKNN):
 
     name = "bm25"
     title = "BM25 kNN"
-    similarity = "bm25"
     _normalises = False
     PARAMS = (
         NEIGHBOURS,
@@ -222,7 +220,6 @@ class TFIDFKNN(ItemKNN):
 
     name = "tfidf"
     title = "TF-IDF kNN"
-    similarity = "tfidf"
     PARAMS = (NEIGHBOURS, THREADS)
 
     def _entry_weights(self, user_items: "sp.csr_matrix",
@@ -235,7 +232,6 @@ class CosineKNN(ItemKNN):
 
     name = "cosine"
     title = "cosine kNN"
-    similarity = "cosine"
     PARAMS = (NEIGHBOURS, THREADS)
 
     def _entry_weights(self, user_items: "sp.csr_matrix",
