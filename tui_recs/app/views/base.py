@@ -58,8 +58,8 @@ def header_labels(width: int, current: str, model: str, min_listeners: int = 0
                 label = f"[reverse b]{label}[/]"
             tabs.append(f"[@click=app.view('{view}')]{label}[/]")
         text = ("model " if model_word else "") + f"[b]{model_title(model)}[/b]"
-        floor = (f" ≥{min_listeners} listeners" if model_word else f" ≥{min_listeners}"
-                 ) if min_listeners else (" all artists" if model_word else "")
+        floor = ((f" ≥{min_listeners} listeners" if model_word else f" ≥{min_listeners}")
+                 if min_listeners else "")  # no floor: nothing to say
         labels = "".join(tabs), (f"[@click=app.cycle_model]{text}{' (m)' if model_key else ''}[/]"
                                  f"[@click=app.cycle_min_listeners]{floor}"
                                  f"{' (f)' if model_key and floor else ''}[/]")
