@@ -32,6 +32,9 @@ VERDICTS = {
                      "360k×0.002 f=16 cg: peak RSS tui-recs / implicit",
                      "360k f=16 precision@10, tui-recs / implicit",
                      "360k f=16 ndcg@10, tui-recs / implicit"],
+    "bench_models.py": [f"item-kNN {name} 360k×0.002 K=10: {target}" for name in (
+        "bm25", "cosine", "tfidf") for target in (
+        "fit wall time tui-recs / implicit, medians", "top-10 overlap with implicit")],
     "bench_ui.py": ["first paint, median", "ready from the cache, median",
                     "slowest keystroke to its matches on screen", "event-loop stalls over 100 ms"],
 }

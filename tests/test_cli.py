@@ -57,7 +57,7 @@ def test_related_loose_name_and_json_shape(cache_dir, top_artists):
     assert [row["rank"] for row in document["results"]] == list(range(1, 8))
     assert all(set(row) >= {"rank", "artist", "score", "listeners", "id"} for row in document["results"])
     assert top_artists[0] not in [row["artist"] for row in document["results"]]
-    assert document["mode"] == "exact" and document["model"] == "als"
+    assert document["mode"] == "exact" and document["model"] == "bm25"  # the related default
     lsa = run_json(cache_dir, "related", top_artists[0], "--model", "lsa", "-n", "3", "--factors", "16")
     assert lsa["model"] == "lsa" and len(lsa["results"]) == 3
 

@@ -142,12 +142,26 @@ def test_json_output_never_holds_nan(capsys):
                                                    "name": "x"}
 
 
+@pytest.mark.parametrize("name", ["bm25", "tfidf", "cosine"])
+def test_item_knn_answers_through_the_command_line(capsys, cache_root, small_plays_csv, name):
+    code, out, _ = run_cli(capsys, "--data", str(small_plays_csv), "related", "artist 3",
+                           "--model", name, "-n", "5", "--json")
+    assert code == 0 and json.loads(out)["model"] == name
+    assert len(json.loads(out)["results"]) == 5
+    code, out, _ = run_cli(capsys, "--data", str(small_plays_csv), "recommend", "u3",
+                           "--model", name, "--json")
+    assert code == 0 and len(json.loads(out)["results"]) == 10
+    code, out, _ = run_cli(capsys, "--data", str(small_plays_csv), "evaluate", "--models",
+                           name, "--json")
+    assert code == 0 and [row["model"] for row in json.loads(out)["rows"]] == [name, "popularity"]
+
+
 # ------------------------------------------------------- a model added in one module
 def test_a_registered_model_is_in_the_command_line_help(capsys, tiny_model):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "one of als, lsa, popularity, tiny" in help_text
+    assert "one of als, lsa, popularity, bm25, tfidf, cosine, tiny" in help_text
     assert "--spread SPREAD scale of the random scores (default 1.0; Tiny)" in help_text
 
 
@@ -170,15 +184,16 @@ async def test_a_registered_model_is_in_the_apps_pickers(tmp_path, tiny_model):
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         assert "tiny" in app.models
-        await pilot.press("escape", "m", "m", "m")
+        await pilot.press("escape", *["m"] * 6)
         assert app.preferred == "tiny"
         assert "model Tiny" in str(app.screen.query_one("#view-model").render())
         await pilot.press("m")
         assert app.preferred == "als"
         await pilot.press("4")
         table = app.screen.query_one("#models-table")
-        assert [key.value for key in table.rows] == ["als", "lsa", "popularity", "tiny"]
-        await pilot.press("3", "left_square_bracket", "left_square_bracket")
+        assert [key.value for key in table.rows] == ["als", "lsa", "popularity", "bm25",
+                                                     "tfidf", "cosine", "tiny"]
+        await pilot.press("3", *["left_square_bracket"] * 5)
         assert app.compare_pair == ["tiny", "lsa"]  # the right side's model is skipped
 
 
@@ -221,3 +236,16 @@ def test_the_parameter_table_in_docs_is_current():
     table = Path(__file__).resolve().parents[1] / "docs" / "parameters.md"
     assert table.read_text(encoding="utf-8") == markdown(), (
         "regenerate: python -m tui_recs.models.parameter_table > docs/parameters.md")
+
+
+def test_related_and_recommend_answer_with_their_measured_defaults(capsys, cache_root,
+                                                                    small_plays_csv):
+    assert registry.default_for("related") == "bm25"
+    assert registry.default_for("recommend") == "als"
+    assert registry.default_for("train") == registry.default_name()
+    code, out, _ = run_cli(capsys, "--data", str(small_plays_csv), "related", "artist 3",
+                           "--json")
+    assert code == 0 and json.loads(out)["model"] == "bm25"
+    code, out, _ = run_cli(capsys, "--data", str(small_plays_csv), "recommend", "u3", "--json",
+                           "--factors", "4", "--iterations", "2")
+    assert code == 0 and json.loads(out)["model"] == "als"

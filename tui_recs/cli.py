@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from tui_recs.defaults import MIN_LISTENERS
 from tui_recs.errors import TuiRecsError
 from tui_recs.models import registry
 from tui_recs.models.params import MAX_SEED, ParameterError, resolve
@@ -139,8 +140,9 @@ def _allowed(declared: list[tuple[type["Recommender"], "Param"]]) -> str:
 
 
 def _add_model_options(parser: argparse.ArgumentParser, multiple: bool = False,
-                       hyperparameters: bool = True) -> None:
-    """--model (or --models) and, with ``hyperparameters``, a flag per declared parameter."""
+                       hyperparameters: bool = True, default: str | None = None) -> None:
+    """--model (or --models) and, with ``hyperparameters``, a flag per declared parameter;
+    ``default``: --model's default (else the registry's first model)."""
     group = parser.add_argument_group("model")
     names = registry.names()
     if multiple:
@@ -148,8 +150,9 @@ def _add_model_options(parser: argparse.ArgumentParser, multiple: bool = False,
                            help=f"comma-separated models of {', '.join(names)} "
                                 f"(default: {','.join(names[:2])})")
     else:
-        group.add_argument("--model", default=registry.default_name(), type=_model_name,
-                           help=f"one of {', '.join(names)} (default {registry.default_name()})")
+        default = default or registry.default_name()
+        group.add_argument("--model", default=default, type=_model_name,
+                           help=f"one of {', '.join(names)} (default {default})")
     for flag, declared in (model_flags() if hyperparameters else {}).items():
         group.add_argument(flag, type=_flag_type(flag, declared),
                            help=_flag_help(declared))
@@ -179,6 +182,24 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a positive integer up to {MAX_RESULTS:,}, "
                                          f"not {text}")
     return value
+
+
+def _min_listeners(text: str) -> int:
+    """--min-listeners: a listener count from 0 (everything) up to 10 million."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 10_000_000:
+        raise argparse.ArgumentTypeError(f"must be a whole number of listeners from 0 (show "
+                                         f"everything) up to 10,000,000, not {text}")
+    return value
+
+
+def _add_min_listeners(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--min-listeners", metavar="N", type=_min_listeners,
+                        default=MIN_LISTENERS, help="leave out artists with fewer listeners "
+                        f"(default {MIN_LISTENERS}; 0 shows everything)")
 
 
 def _fraction(text: str) -> float:
@@ -217,7 +238,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text)
         _add_data_options(sub, defaults=False)
         if model:
-            _add_model_options(sub, multiple=model == "many", hyperparameters=name == running)
+            # related and recommend answer with the model measured best at each (registry).
+            _add_model_options(sub, multiple=model == "many", hyperparameters=name == running,
+                               default=registry.default_for(name))
         sub.add_argument("--json", action="store_true", help="one JSON document on stdout")
         return sub
 
@@ -228,6 +251,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     related.add_argument("artist", metavar="ARTIST", help="an artist name, typed loosely")
     related.add_argument("-n", type=_count, default=10, help="how many (default 10)")
     related.add_argument("--exact", action="store_true", help="exact search, not the index")
+    _add_min_listeners(related)
 
     recommend = command("recommend", "recommendations for listener USER, or for a new listener "
                                      "who likes the --like artists", model=True)
@@ -238,11 +262,13 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     recommend.add_argument("--explain", action="store_true",
                            help="show which listened artists led to each recommendation (ALS)")
     recommend.add_argument("--exact", action="store_true", help="exact scoring, not the index")
+    _add_min_listeners(recommend)
 
     compare = command("compare", "two models' answers side by side", model="many")
     compare.add_argument("artist", metavar="ARTIST", nargs="?", help="compare related artists")
     compare.add_argument("--user", metavar="USER", help="compare recommendations instead")
     compare.add_argument("-n", type=_count, default=10, help="list length (default 10)")
+    _add_min_listeners(compare)
 
     train = command("train", "train a model (or load it from the cache) and report", model=True)
     train.add_argument("--no-index", action="store_true", help="skip the indexes")
@@ -455,7 +481,8 @@ def _cmd_related(command: Command) -> int:
 
     # One query: exact search (ms) answers rather than an index built first (~10 s at 290K).
     ready = command.model(args.model, build_index=INDEX_IF_CACHED)
-    ids, scores, mode = command.session.related(ready, item, args.n, args.exact)
+    ids, scores, mode = command.session.related(ready, item, args.n, args.exact,
+                                                args.min_listeners)
     rows = [command.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
     if args.json:
         _print_json({"query": command.artist_row(item), "model": args.model, "mode": mode,
@@ -485,7 +512,8 @@ def _cmd_recommend(command: Command) -> int:
                       if registry.model_class(name).capabilities.explain]
         raise UsageError(f"tui-recs: --explain needs a model that can explain "
                          f"({', '.join(explaining)}), not {args.model}")
-    ids, scores, mode = command.session.recommend(ready, user, args.n, args.exact)
+    ids, scores, mode = command.session.recommend(ready, user, args.n, args.exact,
+                                                  args.min_listeners)
     rows = [command.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
     if args.explain:
         for row, item in zip(rows, ids.tolist()):
@@ -519,7 +547,7 @@ def _recommend_new_listener(command: Command) -> int:
     args = command.args
     items = list(dict.fromkeys(command.artist(name) for name in args.like))
     ready = command.model(args.model)
-    ids, scores = ready.recommend_history(items, args.n)
+    ids, scores = ready.recommend_history(items, args.n, min_listeners=args.min_listeners)
     liked = [command.artist_row(item) for item in items]
     rows = [command.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
     if args.json:
@@ -548,7 +576,8 @@ def _cmd_compare(command: Command) -> int:
         subject = {"user": args.user}
         title = f"recommended for {args.user}"
     comparison, (left_ids, left_scores), (right_ids, right_scores) = command.session.compare(
-        command.model(left_name), command.model(right_name), n=args.n, **query)
+        command.model(left_name), command.model(right_name), n=args.n,
+        min_listeners=args.min_listeners, **query)
     names = command.dataset.item_names
     if args.json:
         _print_json({**subject, "models": [left_name, right_name], "n": args.n,

@@ -87,38 +87,69 @@ class ReadyModel:
         return self.similar_index.stats.describe()
 
     def similar(self, item: int, n: int = 10, exact: bool = False,
-                exclude: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, cosines) of the artists most like ``item`` (itself and ``exclude`` left out)."""
-        if self.similar_index is None or exact:
-            ids, scores = self.model.similar_items(item, n + len(exclude))
-            keep = ~np.isin(ids, exclude)
-            return ids[keep][:n], scores[keep][:n]
-        query = self.model.normalized_item_factors[item]
-        return self.similar_index.search(query, n, (item, *exclude))
+                exclude: tuple[int, ...] = (), min_listeners: int = 0
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, cosines) of the artists most like ``item`` (itself and ``exclude`` left out,
+        and artists with fewer than ``min_listeners`` listeners)."""
+        def fetch(count: int) -> tuple[np.ndarray, np.ndarray]:
+            if self.similar_index is None or exact:
+                ids, scores = self.model.similar_items(item, count + len(exclude))
+                keep = ~np.isin(ids, exclude)
+                return ids[keep][:count], scores[keep][:count]
+            query = self.model.normalized_item_factors[item]
+            return self.similar_index.search(query, count, (item, *exclude))
+
+        return self._with_listeners(fetch, n, min_listeners)
 
     def recommend(self, user: int, n: int = 10, exact: bool = False,
-                  filter_already_listened: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, scores) of the best artists for listener row ``user`` of the dataset."""
+                  filter_already_listened: bool = True, min_listeners: int = 0
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) of the best artists for listener row ``user`` of the dataset, those
+        with fewer than ``min_listeners`` listeners left out."""
         user_items = self.dataset.user_items
-        if self.recommend_index is None or exact:
-            return self.model.recommend(user, user_items, n, filter_already_listened)
-        vector = self.model.user_vectors(np.array([user]), user_items)[0]
-        heard = user_items.indices[user_items.indptr[user]:user_items.indptr[user + 1]]
-        return self.recommend_index.search(vector, n, heard if filter_already_listened else ())
 
+        def fetch(count: int) -> tuple[np.ndarray, np.ndarray]:
+            if self.recommend_index is None or exact:
+                return self.model.recommend(user, user_items, count, filter_already_listened)
+            vector = self.model.user_vectors(np.array([user]), user_items)[0]
+            heard = user_items.indices[user_items.indptr[user]:user_items.indptr[user + 1]]
+            return self.recommend_index.search(vector, count,
+                                               heard if filter_already_listened else ())
+
+        return self._with_listeners(fetch, n, min_listeners)
+
+    def _with_listeners(self, fetch: Callable[[int], tuple[np.ndarray, np.ndarray]], n: int,
+                        min_listeners: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first n of ``fetch(count)``'s ranked (ids, scores) whose artists have at least
+        ``min_listeners`` listeners: the filter applies before the cut, and ``count`` grows
+        (from n over the share of artists that pass, then fourfold) until n remain or the
+        answer runs out (fewer than asked come back)."""
+        if min_listeners <= 0:
+            return fetch(n)
+        passes = self.dataset.item_listeners >= min_listeners
+        n_items = len(passes)
+        count = min(n_items, int(np.ceil(n / max(passes.mean(), 1 / n_items))) + n)
+        while True:
+            ids, scores = fetch(count)
+            keep = passes[ids]
+            if keep.sum() >= n or len(ids) < count or count >= n_items:
+                return ids[keep][:n], scores[keep][:n]
+            count = min(n_items, count * 4)
 
     def recommend_history(self, items: Sequence[int], n: int = 10,
-                          plays: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                          plays: Sequence[float] | None = None, min_listeners: int = 0
+                          ) -> tuple[np.ndarray, np.ndarray]:
         """(ids, scores) of the best artists for a listener who is not in the data and played
         artist positions ``items`` (``plays`` each; default the dataset's typical plays per
         artist). ALS folds the listener in exactly, LSA projects them; always exact scoring,
-        the picked artists left out."""
+        the picked artists left out, and artists with fewer than ``min_listeners`` listeners."""
         if plays is None:
             plays = [self.dataset.typical_plays] * len(items)
         if len(plays) != len(items):
             raise TuiRecsError(f"{len(items)} artists but {len(plays)} play counts")
         row = history_row(list(zip(items, plays)), self.dataset.n_items)
-        return self.model.recommend_history(row, n)
+        return self._with_listeners(lambda count: self.model.recommend_history(row, count), n,
+                                    min_listeners)
 
 
 def model_inputs(dataset: "Dataset", name: str, params: dict[str, Any],

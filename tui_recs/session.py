@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from tui_recs.cache import ArtifactStore, resolve_cache_dir
+from tui_recs.defaults import MIN_LISTENERS
 from tui_recs.errors import TuiRecsError
 from tui_recs.models.engine import DEFAULT_ENGINE
 
@@ -137,32 +138,36 @@ class Session:
         chosen = split_plays(self.dataset.user_items, split, test_fraction, leave_out, seed)
         return evaluate_registered(params, chosen, k), chosen.description
 
-    def related(self, ready: "ReadyModel", item: int, n: int = 10, exact: bool = False
-                ) -> tuple["np.ndarray", "np.ndarray", str]:
-        """(ids, cosines, how they were found) of the n artists most like ``item``."""
-        ids, scores = ready.similar(item, n, exact=exact)
+    def related(self, ready: "ReadyModel", item: int, n: int = 10, exact: bool = False,
+                min_listeners: int = MIN_LISTENERS) -> tuple["np.ndarray", "np.ndarray", str]:
+        """(ids, similarities, how they were found) of the n artists most like ``item`` with
+        at least ``min_listeners`` listeners."""
+        ids, scores = ready.similar(item, n, exact=exact, min_listeners=min_listeners)
         return ids, scores, "exact" if exact else ready.similar_mode
 
-    def recommend(self, ready: "ReadyModel", user: int, n: int = 10, exact: bool = False
-                  ) -> tuple["np.ndarray", "np.ndarray", str]:
+    def recommend(self, ready: "ReadyModel", user: int, n: int = 10, exact: bool = False,
+                  min_listeners: int = MIN_LISTENERS) -> tuple["np.ndarray", "np.ndarray", str]:
         """(ids, scores, how they were found) of the n best new artists for listener row
-        ``user``."""
-        ids, scores = ready.recommend(user, n, exact=exact)
+        ``user`` with at least ``min_listeners`` listeners."""
+        ids, scores = ready.recommend(user, n, exact=exact, min_listeners=min_listeners)
         mode = "exact" if exact or ready.recommend_mode is None else ready.recommend_mode.mode
         return ids, scores, mode
 
     def compare(self, left: "ReadyModel", right: "ReadyModel", *, artist: int | None = None,
-                user: int | None = None, n: int = 10
+                user: int | None = None, n: int = 10, min_listeners: int = MIN_LISTENERS
                 ) -> tuple["Comparison", tuple[np.ndarray, np.ndarray],
                            tuple[np.ndarray, np.ndarray]]:
         """Two models' related artists of ``artist`` (or recommendations for listener row
-        ``user``) side by side: (comparison, left (ids, scores), right (ids, scores))."""
+        ``user``) side by side, artists with fewer than ``min_listeners`` listeners left out:
+        (comparison, left (ids, scores), right (ids, scores))."""
         from tui_recs.compare import compare_rankings  # numpy, as above
 
         if (artist is None) == (user is None):
             raise TuiRecsError("compare an artist or a listener (one of them)")
         if artist is not None:
-            left_answer, right_answer = left.similar(artist, n), right.similar(artist, n)
+            left_answer, right_answer = (model.similar(artist, n, min_listeners=min_listeners)
+                                         for model in (left, right))
         else:
-            left_answer, right_answer = left.recommend(user, n), right.recommend(user, n)
+            left_answer, right_answer = (model.recommend(user, n, min_listeners=min_listeners)
+                                         for model in (left, right))
         return compare_rankings(left_answer[0], right_answer[0]), left_answer, right_answer

@@ -32,6 +32,7 @@ from tui_recs.app.views.compare import CompareScreen
 from tui_recs.app.views.listeners import ListenersScreen
 from tui_recs.app.views.loading import LoadingScreen
 from tui_recs.app.views.models import ModelsScreen
+from tui_recs.defaults import MIN_LISTENERS, MIN_LISTENERS_STEPS
 from tui_recs.models import registry
 from tui_recs.text import markup_safe
 
@@ -94,12 +95,17 @@ class TuiRecsApp(App[int]):
           for number, (view, title) in enumerate(VIEWS.items(), start=1)),
         # Not in the footer: the bar at the top shows the model in use and this key.
         Binding("m", "cycle_model", "Next model", id="app.toggle-model", show=False),
+        # Not in the footer either: the bar shows the filter and this key.
+        Binding("f", "cycle_min_listeners", "Min listeners", id="app.min-listeners",
+                show=False),
         Binding("f1,question_mark", "help", "Help", id="app.help", key_display="F1"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
     #: The model the views answer with (when it is ready).
     preferred: reactive[str] = reactive(registry.default_name)
+    #: Related artists and recommendations leave out artists with fewer listeners (0: none).
+    min_listeners: reactive[int] = reactive(MIN_LISTENERS)
     #: Bumped whenever a model is added or replaced; the views re-query on change.
     models_version: reactive[int] = reactive(0)
     #: Bumped whenever a job starts, reports progress or ends; progress widgets follow it.
@@ -490,6 +496,14 @@ class TuiRecsApp(App[int]):
         names = registry.names()
         following = names.index(self.preferred) + 1 if self.preferred in names else 0
         self.use_model(names[following % len(names)])
+
+    def action_cycle_min_listeners(self) -> None:
+        """The next minimum-listeners floor of MIN_LISTENERS_STEPS (after the last, 0)."""
+        larger = [step for step in MIN_LISTENERS_STEPS if step > self.min_listeners]
+        self.min_listeners = larger[0] if larger else MIN_LISTENERS_STEPS[0]
+        self.notify(f"Showing artists with at least {self.min_listeners} listeners"
+                    if self.min_listeners else "Showing artists with any number of listeners",
+                    timeout=3)
 
     def use_model(self, name: str) -> None:
         """Answer with model ``name`` from now on (a stand-in is shown until it is ready)."""

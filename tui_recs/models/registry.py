@@ -24,7 +24,16 @@ BUILT_IN = {
     "als": "tui_recs.models.als:ALS",
     "lsa": "tui_recs.models.lsa:LSA",
     "popularity": "tui_recs.models.popularity:Popularity",
+    "bm25": "tui_recs.models.itemknn:BM25KNN",
+    "tfidf": "tui_recs.models.itemknn:TFIDFKNN",
+    "cosine": "tui_recs.models.itemknn:CosineKNN",
 }
+
+#: The model answering each question when none is named, chosen by measurement on hetrec
+#: (docs/defaults.md, benchmarks/choose_defaults.py): item-kNN BM25's related artists are
+#: the most often played by listeners of the query artist among lists not dominated by
+#: popularity; ALS ranks recommendations best (NDCG@10).
+DEFAULTS = {"related": "bm25", "recommend": "als"}
 
 #: name -> the class, or where to import it from.
 _models: dict[str, "str | type[Recommender]"] = dict(BUILT_IN)
@@ -56,6 +65,13 @@ def names() -> list[str]:
 def default_name() -> str:
     """The model answering when none is named: the first registered."""
     return next(iter(_models))
+
+
+def default_for(question: str) -> str:
+    """The model answering ``question`` ("related" or "recommend") when none is named: the
+    measured choice of DEFAULTS while it is registered, else :func:`default_name`."""
+    chosen = DEFAULTS.get(question)
+    return chosen if chosen in _models else default_name()
 
 
 def model_class(name: str) -> "type[Recommender]":

@@ -50,7 +50,8 @@ class ArtistsScreen(ViewScreen):
         ready, note = app.answering_model()
         # While the model waits for one loading from the cache, others arriving change nothing
         # here (each redraw lays the view out again: ~0.1 s at start-up).
-        key = (item, app.preferred, note, None if ready is None else app.models_version)
+        key = (item, app.preferred, note, None if ready is None else app.models_version,
+               app.min_listeners)
         if key == self._shown:
             return
         self._shown = key
@@ -86,7 +87,8 @@ class ArtistsScreen(ViewScreen):
         ready, note = app.answering_model()
         name = markup_safe(str(dataset.item_names[item]))
         title = self.query_one("#related-title", Static)
-        found = self.ask(ready.similar, item, self.RELATED) if ready is not None else None
+        found = (self.ask(ready.similar, item, self.RELATED, min_listeners=app.min_listeners)
+                 if ready is not None else None)
         if ready is None:
             title.update(f"Related to [b]{name}[/b] — {markup_safe(note)}")
         else:

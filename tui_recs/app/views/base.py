@@ -43,10 +43,12 @@ HEADER_LEVELS = ((True, "all", True, True), (False, "all", True, True),
                  (False, "none", False, True), (False, "none", False, False))
 
 
-def header_labels(width: int, current: str, model: str) -> tuple[str, str]:
-    """The markup of the view bar's parts, the views and the model in use: the widest level
-    of :data:`HEADER_LEVELS` that ``width`` columns hold (the narrowest one below 16). The
-    file name, shown from 110 columns, has room beside the widest level."""
+def header_labels(width: int, current: str, model: str, min_listeners: int = 0
+                  ) -> tuple[str, str]:
+    """The markup of the view bar's parts, the views and the model in use with the
+    minimum-listeners filter: the widest level of :data:`HEADER_LEVELS` that ``width``
+    columns hold (the narrowest one below 16). The file name, shown from 110 columns, has
+    room beside the widest level."""
     for app_name, named, model_word, model_key in HEADER_LEVELS:
         tabs = ["[b]tui-recs[/b] "] if app_name else []
         for number, (view, title) in enumerate(VIEWS.items(), start=1):
@@ -56,7 +58,11 @@ def header_labels(width: int, current: str, model: str) -> tuple[str, str]:
                 label = f"[reverse b]{label}[/]"
             tabs.append(f"[@click=app.view('{view}')]{label}[/]")
         text = ("model " if model_word else "") + f"[b]{model_title(model)}[/b]"
-        labels = "".join(tabs), f"[@click=app.cycle_model]{text}{' (m)' if model_key else ''}[/]"
+        floor = ((f" ≥{min_listeners} listeners" if model_word else f" ≥{min_listeners}")
+                 if min_listeners else "")  # no floor: nothing to say
+        labels = "".join(tabs), (f"[@click=app.cycle_model]{text}{' (m)' if model_key else ''}[/]"
+                                 f"[@click=app.cycle_min_listeners]{floor}"
+                                 f"{' (f)' if model_key and floor else ''}[/]")
         # The model's part has a column of padding on its right.
         if sum(Content.from_markup(label).cell_length for label in labels) + 1 <= width:
             break
@@ -78,12 +84,14 @@ class ViewBar(Horizontal):
 
     def on_mount(self) -> None:
         self.watch(self.app, "preferred", self._label)
+        self.watch(self.app, "min_listeners", self._label)
 
     def on_resize(self) -> None:
         self._label()
 
     def _label(self) -> None:
-        tabs, model = header_labels(self.size.width, self.current, self.app.preferred)
+        tabs, model = header_labels(self.size.width, self.current, self.app.preferred,
+                                    self.app.min_listeners)
         self.query_one("#view-tabs", Static).update(tabs)
         self.query_one("#view-model", Static).update(model)
 
@@ -141,6 +149,7 @@ class ViewScreen(Background, Screen):
     def on_mount(self) -> None:
         self.watch(self.app, "models_version", self._redraw, init=False)
         self.watch(self.app, "preferred", self._redraw, init=False)
+        self.watch(self.app, "min_listeners", self._redraw, init=False)
         self._composed = True
         self.call_after_refresh(self._redraw)
 

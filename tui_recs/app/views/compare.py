@@ -61,7 +61,8 @@ class CompareScreen(ViewScreen):
                 app.listener = 0
             subject = app.listener
             title = f"Recommended for listener [b]{markup_safe(str(dataset.user_ids[subject]))}[/b]"
-        key = (app.compare_subject, subject, left, right, self.length, app.models_version)
+        key = (app.compare_subject, subject, left, right, self.length, app.models_version,
+               app.min_listeners)
         if key == self._shown:
             return
         self._shown = key
@@ -92,9 +93,9 @@ class CompareScreen(ViewScreen):
 
     def _answer(self, ready, subject: int) -> list[int]:
         if self.app.compare_subject == "artist":
-            ids, _ = ready.similar(subject, self.length)
+            ids, _ = ready.similar(subject, self.length, min_listeners=self.app.min_listeners)
         else:
-            ids, _ = ready.recommend(subject, self.length)
+            ids, _ = ready.recommend(subject, self.length, min_listeners=self.app.min_listeners)
         return ids.tolist()
 
     def action_toggle_subject(self) -> None:

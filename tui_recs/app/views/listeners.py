@@ -69,7 +69,7 @@ class ListenersScreen(ViewScreen):
         if app.listener is None:
             app.listener = 0
         subject = tuple(app.picks) if app.new_listener else app.listener
-        key = (app.new_listener, subject, app.models_version, app.preferred)
+        key = (app.new_listener, subject, app.models_version, app.preferred, app.min_listeners)
         if key == self._shown:
             return
         self._shown = key
@@ -97,7 +97,8 @@ class ListenersScreen(ViewScreen):
                                                f"{count:,.0f}"))
                     for rank, (item, count) in enumerate(zip(items.tolist(), plays.tolist()), start=1)])
         ready, note = app.answering_model()
-        found = self.ask(ready.recommend, user, self.ROWS) if ready is not None else None
+        found = (self.ask(ready.recommend, user, self.ROWS, min_listeners=app.min_listeners)
+                 if ready is not None else None)
         self._show_recommendations(ready, note, found, "Recommended")
 
     def _show_new_listener(self) -> None:
@@ -117,7 +118,8 @@ class ListenersScreen(ViewScreen):
             self.discard("fold-in")
             self._show_recommendations(ready, note, None, "Recommended by fold-in")
             return
-        self.compute("fold-in", partial(ready.recommend_history, list(app.picks), self.ROWS),
+        self.compute("fold-in", partial(ready.recommend_history, list(app.picks), self.ROWS,
+                                        min_listeners=app.min_listeners),
                      partial(self._show_recommendations, ready, note, title="Recommended by fold-in"))
 
     def _show_recommendations(self, ready: "ReadyModel | None", note: str, found: tuple | None,
