@@ -24,6 +24,9 @@ BUILT_IN = {
     "als": "tui_recs.models.als:ALS",
     "lsa": "tui_recs.models.lsa:LSA",
     "popularity": "tui_recs.models.popularity:Popularity",
+    "bpr": "tui_recs.models.bpr:BPR",
+    "lmf": "tui_recs.models.lmf:LMF",
+    "sgd-mf": "tui_recs.models.sgd_mf:SGDMF",
 }
 
 #: name -> the class, or where to import it from.
