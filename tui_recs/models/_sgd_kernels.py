@@ -104,21 +104,25 @@ def bpr_epoch(rows, indptr, indices, user_factors, item_factors, learning_rate, 
             if _heard(indptr, indices, user, disliked):
                 skipped[stream] += 1
                 continue
+            x, y_liked, y_disliked = (user_factors[user], item_factors[liked],
+                                      item_factors[disliked])
             score = np.float32(0.0)
             for j in range(columns):
-                score += user_factors[user, j] * (item_factors[liked, j] - item_factors[disliked, j])
-            z = _sigmoid(-score)  # = 1 - σ(score): the gradient's weight
+                score += x[j] * (y_liked[j] - y_disliked[j])
+            z = np.float32(_sigmoid(-score))  # = 1 - σ(score): the gradient's weight
             if score > 0:
                 correct[stream] += 1
             loss[stream] += _log1p_exp(-score)
-            z = np.float32(z)
-            for j in range(columns):
-                x = user_factors[user, j]
-                y_liked, y_disliked = item_factors[liked, j], item_factors[disliked, j]
-                if j < columns - 1:
-                    user_factors[user, j] = x + lr * (z * (y_liked - y_disliked) - reg * x)
-                item_factors[liked, j] = y_liked + lr * (z * x - reg * y_liked)
-                item_factors[disliked, j] = y_disliked + lr * (-z * x - reg * y_disliked)
+            # The listener's last column is the constant partner of the artist bias: it stays.
+            # (Split out of the loop so that the loop has no branch and vectorizes.)
+            for j in range(columns - 1):
+                x_j, liked_j, disliked_j = x[j], y_liked[j], y_disliked[j]
+                x[j] = x_j + lr * (z * (liked_j - disliked_j) - reg * x_j)
+                y_liked[j] = liked_j + lr * (z * x_j - reg * liked_j)
+                y_disliked[j] = disliked_j + lr * (-z * x_j - reg * disliked_j)
+            last = columns - 1
+            y_liked[last] += lr * (z * x[last] - reg * y_liked[last])
+            y_disliked[last] += lr * (-z * x[last] - reg * y_disliked[last])
     return correct.sum(), skipped.sum(), loss.sum()
 
 
