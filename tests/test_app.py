@@ -20,7 +20,10 @@ from tui_recs.app.state import VIEWS
 from tui_recs.app.widgets.textbox import TextBox
 
 #: Small and fast: a few ALS iterations on one thread (deterministic for snapshots).
-SMALL_MODELS = {"als": {"factors": 16, "iterations": 3, "num_threads": 1}, "lsa": {"factors": 16}}
+SMALL_MODELS = {"als": {"factors": 16, "iterations": 3, "num_threads": 1}, "lsa": {"factors": 16},
+                "bpr": {"factors": 8, "iterations": 3, "num_threads": 1},
+                "lmf": {"factors": 8, "iterations": 2, "neg_prop": 3, "num_threads": 1},
+                "sgd-mf": {"factors": 8, "iterations": 3, "num_threads": 1}}
 
 
 @lru_cache(maxsize=1)

@@ -236,3 +236,34 @@ def test_defaults_hold_their_measured_quality_on_hetrec(hetrec):
         assert rows["sgd-mf"][metric] < rows["popularity"][metric]
         assert rows["minmax"][metric] < 0.05 * rows["popularity"][metric]
     assert rows["minmax"]["rmse"] < 0.05 * rows["sgd-mf"]["rmse"]
+
+
+@pytest.mark.slow
+async def test_models_view_plots_sgd_mf_rmse_curves(tmp_path):
+    from test_app import make_app, settle
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "4")
+        table = app.screen.query_one("#models-table")
+        table.move_cursor(row=[key.value for key in table.rows].index("sgd-mf"))
+        await pilot.pause()
+        plot = app.screen.query_one("#model-curves")
+        assert plot.display
+        text = str(plot.render())
+        assert "train_rmse" in text and "validation_rmse" in text and "epoch 1 … 3" in text
+        table.move_cursor(row=0)  # ALS: no curves beyond its loss
+        await pilot.pause()
+        assert not plot.display
+
+
+def test_curves_plot_shares_one_axis():
+    from tui_recs.app.widgets.curves import plot_curves
+
+    text = plot_curves({"train_rmse": [3.0, 2.0, 1.0], "validation_rmse": [3.0, 2.5, 2.5]},
+                       height=5).plain.splitlines()
+    assert text[0].strip().startswith("3 │") and text[4].strip().startswith("1 │")
+    assert text[4].endswith("●") and text[1].endswith("▲")  # 2.5: a quarter down from 3
+    assert "train_rmse 3 → 1" in text[-1] and "validation_rmse 3 → 2.5" in text[-1]
+    assert plot_curves({"loss": [float("nan")]}).plain == ""

@@ -147,7 +147,7 @@ def test_a_registered_model_is_in_the_command_line_help(capsys, tiny_model):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "one of als, lsa, popularity, tiny" in help_text
+    assert "one of als, lsa, popularity, bpr, lmf, sgd-mf, tiny" in help_text
     assert "--spread SPREAD scale of the random scores (default 1.0; Tiny)" in help_text
 
 
@@ -170,15 +170,16 @@ async def test_a_registered_model_is_in_the_apps_pickers(tmp_path, tiny_model):
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         assert "tiny" in app.models
-        await pilot.press("escape", "m", "m", "m")
+        await pilot.press("escape", *["m"] * 6)
         assert app.preferred == "tiny"
         assert "model Tiny" in str(app.screen.query_one("#view-model").render())
         await pilot.press("m")
         assert app.preferred == "als"
         await pilot.press("4")
         table = app.screen.query_one("#models-table")
-        assert [key.value for key in table.rows] == ["als", "lsa", "popularity", "tiny"]
-        await pilot.press("3", "left_square_bracket", "left_square_bracket")
+        assert [key.value for key in table.rows] == ["als", "lsa", "popularity", "bpr", "lmf",
+                                                     "sgd-mf", "tiny"]
+        await pilot.press("3", *["left_square_bracket"] * 5)
         assert app.compare_pair == ["tiny", "lsa"]  # the right side's model is skipped
 
 
