@@ -18,6 +18,7 @@ import pytest
 from tui_recs.app.main import TuiRecsApp
 from tui_recs.app.state import VIEWS
 from tui_recs.app.widgets.textbox import TextBox
+from tui_recs.models import registry
 
 #: Small and fast: a few ALS iterations on one thread (deterministic for snapshots).
 SMALL_MODELS = {"als": {"factors": 16, "iterations": 3, "num_threads": 1}, "lsa": {"factors": 16},
@@ -146,7 +147,7 @@ async def test_the_loading_view_takes_over_while_models_train_then_gives_way_to_
         await settle(pilot)
         assert seen == ["loading", "artists"], "data that is not cached opens on the loading view"
         assert app.current_mode == "artists"
-        assert set(app.models) == {"als", "lsa", "popularity"}
+        assert set(app.models) == set(registry.names())  # every registered model
         assert app.models["als"].info["loss_history"], "the ALS loss is recorded per iteration"
         assert app.history.current == int(small_demo().top_items(1)[0])
         assert app.screen.query_one("#related").row_count == 20
@@ -561,9 +562,11 @@ async def test_run_the_evaluation(root):
         await pilot.press("escape", "4", "e")
         await until(pilot, lambda: app.evaluation is not None)
         models = [row["model"] for row in app.evaluation.rows]
-        assert models == ["als", "lsa", "popularity"]
+        assert models == ["als", "lsa", "bpr", "lmf", "sgd-mf", "popularity"]
         table = app.screen.query_one("#evaluation")
-        assert table.row_count == 3 and table.display
+        assert table.row_count == 6 and table.display
+        rmse = [table.get_row_at(row)[-1] for row in range(6)]  # SGD-MF's alone
+        assert [bool(cell) for cell in rmse] == [False] * 4 + [True, False]
 
 
 async def test_use_a_model_from_the_models_view(root):
