@@ -21,7 +21,10 @@ from tui_recs.app.widgets.textbox import TextBox
 from tui_recs.models import registry
 
 #: Small and fast: a few ALS iterations on one thread (deterministic for snapshots).
-SMALL_MODELS = {"als": {"factors": 16, "iterations": 3, "num_threads": 1}, "lsa": {"factors": 16}}
+SMALL_MODELS = {"als": {"factors": 16, "iterations": 3, "num_threads": 1}, "lsa": {"factors": 16},
+                "bpr": {"factors": 8, "iterations": 3, "num_threads": 1},
+                "lmf": {"factors": 8, "iterations": 2, "neg_prop": 3, "num_threads": 1},
+                "sgd-mf": {"factors": 8, "iterations": 3, "num_threads": 1}}
 
 
 @lru_cache(maxsize=1)
@@ -563,6 +566,8 @@ async def test_run_the_evaluation(root):
             "popularity"]
         table = app.screen.query_one("#evaluation")
         assert table.row_count == len(registry.names()) and table.display
+        rmse = [table.get_row_at(row)[-1] for row in range(table.row_count)]  # SGD-MF's alone
+        assert [bool(cell) for cell in rmse] == [name == "sgd-mf" for name in models]
 
 
 async def test_use_a_model_from_the_models_view(root):

@@ -28,6 +28,11 @@ VERDICTS = {
         "build and tune", "recall@10 on fresh queries", "p50 latency",
         "speed-up over exact, p50")],
     "bench_lsa.py": ["LSA fit (lanczos) / plain arpack float32, medians"],
+    "bench_factor_models.py": [
+        f"360k×0.002 f=16 {model}: seconds per epoch tui-recs / implicit, medians"
+        for model in ("bpr", "lmf")] + [
+        f"360k {model} f=16 {metric}@10, tui-recs / implicit"
+        for model in ("bpr", "lmf") for metric in ("precision", "ndcg")],
     "bench_als.py": ["360k×0.002 f=16 cg: wall time tui-recs / implicit, medians",
                      "360k×0.002 f=16 cg: peak RSS tui-recs / implicit",
                      "360k f=16 precision@10, tui-recs / implicit",

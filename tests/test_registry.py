@@ -161,7 +161,7 @@ def test_a_registered_model_is_in_the_command_line_help(capsys, tiny_model):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "one of als, lsa, popularity, bm25, tfidf, cosine, tiny" in help_text
+    assert "one of als, lsa, popularity, bm25, tfidf, cosine, bpr, lmf, sgd-mf, tiny" in help_text
     assert "--spread SPREAD scale of the random scores (default 1.0; Tiny)" in help_text
 
 
@@ -192,7 +192,8 @@ async def test_a_registered_model_is_in_the_apps_pickers(tmp_path, tiny_model):
         await pilot.press("4")
         table = app.screen.query_one("#models-table")
         assert [key.value for key in table.rows] == ["als", "lsa", "popularity", "bm25",
-                                                     "tfidf", "cosine", "tiny"]
+                                                     "tfidf", "cosine", "bpr", "lmf", "sgd-mf",
+                                                     "tiny"]
         await pilot.press("3", *["left_square_bracket"] * 5)
         assert app.compare_pair == ["tiny", "lsa"]  # the right side's model is skipped
 

@@ -545,6 +545,11 @@ def _cmd_recommend(command: Command) -> int:
 def _recommend_new_listener(command: Command) -> int:
     """``recommend --like A --like B``: fold a listener who likes A and B into the model."""
     args = command.args
+    if not registry.model_class(args.model).capabilities.fold_in:
+        folding = ", ".join(name for name in registry.names()
+                            if registry.model_class(name).capabilities.fold_in)
+        raise UsageError(f"tui-recs recommend: --like needs a model that folds in a new "
+                         f"listener; {args.model} cannot (choose from {folding})")
     items = list(dict.fromkeys(command.artist(name) for name in args.like))
     ready = command.model(args.model)
     ids, scores = ready.recommend_history(items, args.n, min_listeners=args.min_listeners)
@@ -614,7 +619,8 @@ def _cmd_train(command: Command) -> int:
     ready = command.model(args.model, build_index=False if args.no_index else None)
     info = {"model": args.model, "engine": ready.engine, "params": ready.params,
             "fit_seconds": ready.info.get("fit_seconds"),
-            "loss_history": ready.info.get("loss_history", []), "similar_mode": ready.similar_mode,
+            "loss_history": ready.info.get("loss_history", []),
+            "curves": ready.info.get("curves", {}), "similar_mode": ready.similar_mode,
             "recommend_mode": ready.recommend_mode.mode if ready.recommend_mode else "exact",
             "index": ready.info.get("index")}
     if args.json:
@@ -629,6 +635,9 @@ def _cmd_train(command: Command) -> int:
     console.print(printable("  " + ", ".join(f"{k}={v}" for k, v in ready.params.items())))
     if info["loss_history"]:
         console.print("  loss: " + " → ".join(f"{loss:.4g}" for loss in info["loss_history"]))
+    for measure, values in info["curves"].items():  # per epoch: first → last
+        console.print(printable(f"  {measure}: {values[0]:.4g} → {values[-1]:.4g} "
+                                f"({len(values)} epochs)"))
     console.print(printable(f"  related artists: {ready.describe_similar()}"))
     if ready.recommend_mode is not None:
         console.print(printable(f"  recommendations: {ready.recommend_mode.mode} "
@@ -657,6 +666,8 @@ def _cmd_evaluate(command: Command) -> int:
 
 
 def _fmt(value: Any) -> str:
+    if value is None:  # a column that does not apply to this row (rmse)
+        return ""
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 

@@ -11,7 +11,11 @@ filtered out):
 - AUC: over all artists the listener has not played in training, the probability that a
   held-out one outranks one that is not (ties count one half); from full score rows,
 - coverage: share of the catalogue that appears in anyone's top K,
-- popularity: mean share of listeners (in training) who played the recommended artists.
+- popularity: mean share of listeners (in training) who played the recommended artists,
+- rmse (models that predict play counts only, see ``Capabilities.rmse``): root mean squared
+  error of the predicted plays of the held-out pairs, in the model's own scaled units. It
+  measures something else than the ranking metrics: the plays of the pairs a listener did
+  play, not which unplayed artists they would play.
 """
 
 from __future__ import annotations
@@ -147,8 +151,9 @@ def evaluate(model: "Recommender", split: Split, k: int = 10, users: Sequence[in
     ``users``: evaluated listeners (default ``split.users``; each must have held-out
     artists). ``batch``: listeners scored at once (default: as many as fit in
     :data:`~tui_recs.models.topk.BLOCK_CELLS` score cells). Returns one table row: model,
-    precision, recall, map, ndcg, auc, coverage, popularity, fit_seconds, and query_ms
-    (recommend_batch time per listener, milliseconds).
+    precision, recall, map, ndcg, auc, coverage, popularity, fit_seconds, query_ms
+    (recommend_batch time per listener, milliseconds), and rmse for models that predict
+    plays.
     """
     train, test = split.train, split.test
     batch = batch or rows_per_block(train.shape[1])
@@ -184,6 +189,8 @@ def evaluate(model: "Recommender", split: Split, k: int = 10, users: Sequence[in
         "fit_seconds": fit_seconds,
         "query_ms": query_seconds * 1000 / max(1, len(users)),
     })
+    if model.capabilities.rmse:
+        row["rmse"] = model.rmse(test)
     return row
 
 
@@ -203,6 +210,9 @@ def evaluate_models(models: Mapping[str, "Recommender"], split: Split, k: int = 
         rows.append(row)
     if not any(isinstance(model, BASELINE) for model in models.values()):
         rows.append(evaluate(BASELINE(), split, k, users=users))
+    if any("rmse" in row for row in rows):  # the column is blank (None) where it does not apply
+        for row in rows:
+            row.setdefault("rmse", None)
     return rows
 
 

@@ -213,11 +213,15 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
                                  f"{dataset.n_items:,} artists"))
         started = time.perf_counter()
         losses: list[float] = []
+        curves: dict[str, list[float]] = {}  # per-epoch measures, by name (validation_rmse...)
         total = getattr(model, "iterations", 1) or 1
 
-        def on_iteration(iteration: int, seconds: float, loss: float | None) -> bool:
+        def on_iteration(iteration: int, seconds: float, loss: float | None,
+                         measures: dict[str, float] | None = None) -> bool:
             if loss is not None:
                 losses.append(float(loss))
+            for key, value in (measures or {}).items():
+                curves.setdefault(key, []).append(float(value))
             loss_text = f", loss {loss:.5g}" if loss is not None else ""
             report(Stage("fit", iteration / total, f"{name} iteration {iteration}/{total} "
                                                    f"({seconds:.2f} s{loss_text})", loss))
@@ -226,7 +230,7 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
         trained.update(trainer.train(model, dataset.user_items, callback=on_iteration))
         _check(cancel)
         info = {"fit_seconds": time.perf_counter() - started, "loss_history": losses,
-                "params": params, "engine": engine}
+                "curves": curves, "params": params, "engine": engine}
         if directory is not None:
             for key, array in trained.items():
                 np.save(directory / f"{key}.npy", array, allow_pickle=False)

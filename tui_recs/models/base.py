@@ -19,8 +19,10 @@ from tui_recs.models.topk import rows_per_block, top_k
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
-#: ``callback(iteration, seconds, loss_or_None) -> bool | None``; returning False stops training.
-FitCallback = Callable[[int, float, "float | None"], "bool | None"]
+#: ``callback(iteration, seconds, loss_or_None[, measures]) -> bool | None``; returning False
+#: stops training. Models with measures per epoch besides the loss (a validation RMSE) pass
+#: them as a fourth argument, {name: value}.
+FitCallback = Callable[..., "bool | None"]
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,11 @@ class Capabilities:
     fold_in: bool = True
     #: ``explain(user, item, user_items, n)``: which listened artists led to a recommendation.
     explain: bool = False
-    #: A training loss per iteration (the ``calculate_loss_every`` parameter).
+    #: A training loss computed on request (the ``calculate_loss_every`` parameter). Models
+    #: whose loss comes free with each epoch (BPR, logistic MF, SGD-MF) report it always.
     loss: bool = False
+    #: Predicts play counts (``rmse(pairs)``): the evaluation shows its RMSE on held-out plays.
+    rmse: bool = False
 
 
 class Recommender(ABC):
@@ -224,19 +229,26 @@ class FactorModel(Recommender):
 
     @property
     def normalized_item_factors(self) -> np.ndarray:
-        """Item factors scaled to unit length (rows of zeros stay zero), items × f float32."""
+        """Item factors (:meth:`similarity_factors`) scaled to unit length (rows of zeros stay
+        zero), items × f float32."""
         factors = self._require_fitted()
         cached = self.__dict__.get("_normalized")
         if cached is None or cached[0] is not factors:
             # einsum: no items × f temporary (norm() squares into one: 0.1 s at 290K artists)
-            norms = np.sqrt(np.einsum("ij,ij->i", factors, factors))[:, None]
+            similar = self.similarity_factors(factors)
+            norms = np.sqrt(np.einsum("ij,ij->i", similar, similar))[:, None]
             # A plain C-ordered array whatever the factors are (a memory map, Fortran-ordered
             # from the SVD): row gathers and mat-vecs over it were 2-4x slower otherwise.
-            normalized = np.divide(factors, norms, where=norms > 0,
-                                   out=np.zeros(factors.shape, dtype=np.float32))
+            normalized = np.divide(similar, norms, where=norms > 0,
+                                   out=np.zeros(similar.shape, dtype=np.float32))
             cached = (factors, normalized)
             self.__dict__["_normalized"] = cached
         return cached[1]
+
+    def similarity_factors(self, item_factors: np.ndarray) -> np.ndarray:
+        """The columns of ``item_factors`` whose cosines rank related artists (all of them
+        here; a model with a constant column leaves it out)."""
+        return item_factors
 
     def user_vectors(self, users: np.ndarray, user_items: "sp.csr_matrix") -> np.ndarray:
         """Factor vectors (len(users) × f) for listener rows ``users`` of ``user_items``."""

@@ -27,6 +27,9 @@ BUILT_IN = {
     "bm25": "tui_recs.models.itemknn:BM25KNN",
     "tfidf": "tui_recs.models.itemknn:TFIDFKNN",
     "cosine": "tui_recs.models.itemknn:CosineKNN",
+    "bpr": "tui_recs.models.bpr:BPR",
+    "lmf": "tui_recs.models.lmf:LMF",
+    "sgd-mf": "tui_recs.models.sgd_mf:SGDMF",
 }
 
 #: The model answering each question when none is named, chosen by measurement on hetrec

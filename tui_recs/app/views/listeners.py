@@ -114,6 +114,12 @@ class ListenersScreen(ViewScreen):
             [("artist", None), ("listeners", 9)], [(str(item), (str(dataset.item_names[item]),
                                  f"{int(dataset.item_listeners[item]):,}")) for item in app.picks])
         ready, note = app.answering_model()
+        if ready is not None and not ready.model.capabilities.fold_in:  # BPR, logistic MF
+            self.discard("fold-in")
+            self._show_recommendations(None, f"{model_title(ready.name)} cannot fold in a new "
+                                       "listener: pick another model (m)", None,
+                                       "Recommended by fold-in")
+            return
         if ready is None or not app.picks:
             self.discard("fold-in")
             self._show_recommendations(ready, note, None, "Recommended by fold-in")

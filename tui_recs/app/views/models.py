@@ -16,6 +16,7 @@ from tui_recs.app.views.base import ViewScreen, lookup_label
 from tui_recs.app.views.retrain import RetrainScreen, editable
 from tui_recs.models import registry
 from tui_recs.models.engine import engine
+from tui_recs.app.widgets.curves import CurvesPlot
 from tui_recs.app.widgets.progress import JobProgress, loss_line
 
 #: Evaluation columns: row key -> (heading, format).
@@ -24,6 +25,8 @@ METRICS = {
     "ndcg": ("NDCG", "{:.3f}"), "auc": ("AUC", "{:.3f}"), "coverage": ("cover", "{:.1%}"),
     "popularity": ("pop", "{:.1%}"), "fit_seconds": ("fit s", "{:.1f}"),
     "query_ms": ("ms/q", "{:.2f}"),
+    # Only for models that predict play counts (SGD-MF); blank for the others.
+    "rmse": ("RMSE", "{:.4f}"),
 }
 
 
@@ -51,6 +54,7 @@ class ModelsScreen(ViewScreen):
                 yield JobProgress("als", hide_when_done=True, id="model-job")
                 yield Static(id="model-loss-line")
                 yield Sparkline([], id="model-loss")
+                yield CurvesPlot(id="model-curves")
                 yield Static(id="model-facts")
             yield Static(id="evaluation-title", classes="section-title")
             yield JobProgress("evaluate", hide_when_done=True, id="evaluation-job")
@@ -138,6 +142,8 @@ class ModelsScreen(ViewScreen):
         sparkline = self.query_one("#model-loss", Sparkline)
         sparkline.display = len(losses) > 1
         sparkline.data = losses
+        self.query_one("#model-curves", CurvesPlot).show(
+            dict(ready.info.get("curves") or {}) if ready is not None else {})
         self.query_one("#model-facts", Static).update(
             f"{self._cache_line(ready)}\n{self._index_line(ready)}" if ready is not None else "")
 
@@ -172,13 +178,15 @@ class ModelsScreen(ViewScreen):
                      f"{evaluation.job.elapsed(self.app.clock()):.0f} s")
         table.clear(columns=True)
         table.add_column("model", key="model")
-        for key, (heading, _) in METRICS.items():
+        shown = {key: value for key, value in METRICS.items()
+                 if any(key in row for row in evaluation.rows)}
+        for key, (heading, _) in shown.items():
             table.add_column(heading.replace("k", str(evaluation.k)) if "@k" in heading else heading,
                              key=key)
         for row in evaluation.rows:
             table.add_row(model_title(str(row["model"])),
-                          *(fmt.format(row[key]) if key in row else "—"
-                            for key, (_, fmt) in METRICS.items()))
+                          *(fmt.format(row[key]) if row.get(key) is not None else ""
+                            for key, (_, fmt) in shown.items()))
 
     @on(DataTable.RowHighlighted, "#models-table")
     def _highlighted(self) -> None:

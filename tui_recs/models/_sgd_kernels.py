@@ -1,0 +1,229 @@
+"""Numba kernels of the stochastic-gradient factor models: BPR, logistic MF and SGD-MF.
+
+Random numbers come from SplitMix64 streams (one 64-bit state per stream, seeded from the
+model's seed, the epoch and the stream number), so a run is reproducible without numpy's
+generators inside the kernels. Negative artists are drawn as implicit draws them: the artist
+of a uniformly chosen observed (listener, artist) pair, i.e. in proportion to its listeners.
+
+BPR and SGD-MF update shared factor rows from several threads without locks ("Hogwild",
+Recht et al. 2011): with more than one thread, which update of a row lands first depends on
+timing, so only a 1-thread run is bit-for-bit reproducible. Logistic MF updates one side's
+rows, each from its own stream, against the other side's fixed factors: reproducible for any
+thread count. All factors are float32, indices int32 and row pointers int64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tui_recs.models._numba import numba
+
+_JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
+
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+@numba.njit(inline="always", **_JIT)
+def _mix(z):  # pragma: no cover - jitted
+    """SplitMix64's output function of a state."""
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+@numba.njit(inline="always", **_JIT)
+def _stream(seed, epoch, number):  # pragma: no cover - jitted
+    """The starting state of stream ``number`` of ``epoch`` for ``seed`` (uint64)."""
+    return _mix(_mix(np.uint64(seed) * _GAMMA + np.uint64(epoch)) + np.uint64(number) * _GAMMA)
+
+
+@numba.njit(inline="always", **_JIT)
+def _below(state, upper):  # pragma: no cover - jitted
+    """(next state, a number in [0, upper)): the top 32 bits scaled (Lemire), unbiased
+    enough for upper far below 2**32."""
+    state = state + _GAMMA
+    return state, np.int64((_mix(state) >> np.uint64(32)) * np.uint64(upper) >> np.uint64(32))
+
+
+@numba.njit(inline="always", **_JIT)
+def _heard(indptr, indices, row, item):  # pragma: no cover - jitted
+    """Whether sorted CSR row ``row`` holds ``item`` (binary search)."""
+    low, high = indptr[row], indptr[row + 1]
+    while low < high:
+        middle = (low + high) >> 1
+        if indices[middle] < item:
+            low = middle + 1
+        else:
+            high = middle
+    return low < indptr[row + 1] and indices[low] == item
+
+
+@numba.njit(inline="always", **_JIT)
+def _log1p_exp(x):  # pragma: no cover - jitted
+    """log(1 + e^x) without overflow."""
+    if x > 0:
+        return x + np.log1p(np.exp(-x))
+    return np.log1p(np.exp(x))
+
+
+@numba.njit(inline="always", **_JIT)
+def _sigmoid(x):  # pragma: no cover - jitted
+    if x >= 0:
+        return 1.0 / (1.0 + np.exp(-x))
+    z = np.exp(x)
+    return z / (1.0 + z)
+
+
+@numba.njit(parallel=True, **_JIT)
+def bpr_epoch(rows, indptr, indices, user_factors, item_factors, learning_rate, regularization,
+              seed, epoch, n_streams):  # pragma: no cover - jitted
+    """One epoch of BPR (Rendle et al. 2009): nnz sampled (listener, heard, unheard) triples.
+
+    ``rows``/``indices``: the listener and artist of each observed pair (CSR order, rows
+    sorted); the last factor column is the item bias (the listeners' last column stays 1).
+    A sampled "unheard" artist that the listener did hear is skipped, not redrawn (as
+    implicit does). Returns (correct, skipped, loss): pairs ranked right before their update,
+    pairs skipped, and Σ -ln σ(x_uij) over the pairs used.
+    """
+    nnz = len(indices)
+    columns = user_factors.shape[1]
+    per_stream = (nnz + n_streams - 1) // n_streams
+    correct = np.zeros(n_streams, dtype=np.int64)
+    skipped = np.zeros(n_streams, dtype=np.int64)
+    loss = np.zeros(n_streams, dtype=np.float64)
+    lr = np.float32(learning_rate)
+    reg = np.float32(regularization)
+    for stream in numba.prange(n_streams):
+        state = _stream(seed, epoch, stream)
+        for _ in range(stream * per_stream, min(nnz, (stream + 1) * per_stream)):
+            state, liked_index = _below(state, nnz)
+            state, disliked_index = _below(state, nnz)
+            user, liked, disliked = rows[liked_index], indices[liked_index], indices[disliked_index]
+            if _heard(indptr, indices, user, disliked):
+                skipped[stream] += 1
+                continue
+            x, y_liked, y_disliked = (user_factors[user], item_factors[liked],
+                                      item_factors[disliked])
+            score = np.float32(0.0)
+            for j in range(columns):
+                score += x[j] * (y_liked[j] - y_disliked[j])
+            z = np.float32(_sigmoid(-score))  # = 1 - σ(score): the gradient's weight
+            if score > 0:
+                correct[stream] += 1
+            loss[stream] += _log1p_exp(-score)
+            # The listener's last column is the constant partner of the artist bias: it stays.
+            # (Split out of the loop so that the loop has no branch and vectorizes.)
+            for j in range(columns - 1):
+                x_j, liked_j, disliked_j = x[j], y_liked[j], y_disliked[j]
+                x[j] = x_j + lr * (z * (liked_j - disliked_j) - reg * x_j)
+                y_liked[j] = liked_j + lr * (z * x_j - reg * liked_j)
+                y_disliked[j] = disliked_j + lr * (-z * x_j - reg * disliked_j)
+            last = columns - 1
+            y_liked[last] += lr * (z * x[last] - reg * y_liked[last])
+            y_disliked[last] += lr * (-z * x[last] - reg * y_disliked[last])
+    return correct.sum(), skipped.sum(), loss.sum()
+
+
+@numba.njit(parallel=True, **_JIT)
+def lmf_half_step(indptr, indices, confidence, solved, fixed, gradient_squares,
+                  learning_rate, regularization, neg_prop, seed, epoch, side):  # pragma: no cover
+    """One AdaGrad step of logistic MF (Johnson 2014) for every row of ``solved``.
+
+    For row u with observed artists i (confidence c_ui = ``confidence``) and sampled
+    negatives j (``neg_prop`` per observed: the artist of a random observed pair, an entry of
+    ``indices``), the gradient of the log-likelihood is
+
+        g = Σ_i c_ui y_i - Σ_i (1 + c_ui) σ(x_uᵀy_i) y_i - Σ_j σ(x_uᵀy_j) y_j - λ x_u,
+
+    and x_u += lr · g / sqrt(G + 1e-6) per coordinate, G the running sum of g² (AdaGrad).
+    Rows only read ``fixed``: a row's result is the same on any thread. Returns the
+    negative log-likelihood of the pairs visited, before the step:
+    Σ_i [(1 + c) log(1 + e^s) - c s] + Σ_j log(1 + e^s).
+    """
+    n_rows, columns = solved.shape
+    n_pairs = len(indices)
+    lr = np.float32(learning_rate)
+    reg = np.float32(regularization)
+    losses = np.zeros(n_rows, dtype=np.float64)
+    for row in numba.prange(n_rows):
+        start, stop = indptr[row], indptr[row + 1]
+        if start == stop:
+            continue
+        gradient = np.zeros(columns, dtype=np.float32)
+        row_loss = 0.0
+        for index in range(start, stop):
+            item = indices[index]
+            c = confidence[index]
+            score = np.float32(0.0)
+            for k in range(columns):
+                score += solved[row, k] * fixed[item, k]
+            weight = np.float32(c - (1.0 + c) * _sigmoid(score))
+            row_loss += (1.0 + c) * _log1p_exp(score) - c * score
+            for k in range(columns):
+                gradient[k] += weight * fixed[item, k]
+        state = _stream(seed, 2 * epoch + side, row)
+        for _ in range((stop - start) * neg_prop):
+            state, pick = _below(state, n_pairs)
+            item = indices[pick]
+            score = np.float32(0.0)
+            for k in range(columns):
+                score += solved[row, k] * fixed[item, k]
+            weight = np.float32(_sigmoid(score))
+            row_loss += _log1p_exp(score)
+            for k in range(columns):
+                gradient[k] -= weight * fixed[item, k]
+        for k in range(columns):
+            g = gradient[k] - reg * solved[row, k]
+            gradient_squares[row, k] += g * g
+            solved[row, k] += lr * g / np.sqrt(gradient_squares[row, k] + np.float32(1e-6))
+        losses[row] = row_loss
+    return losses.sum()
+
+
+@numba.njit(parallel=True, **_JIT)
+def sgd_mf_epoch(rows, columns, values, order, user_factors, item_factors, learning_rate,
+                 regularization, n_streams):  # pragma: no cover - jitted
+    """One SGD epoch of squared error on observed pairs, in ``order`` (a permutation of the
+    pairs, cut into ``n_streams`` consecutive runs, one per thread):
+
+        e = r_ui - p_uᵀq_i;  p_u += lr (e q_i - λ p_u);  q_i += lr (e p_u - λ q_i)
+
+    (both updates from the values before the step). Returns Σ e² before each update.
+    """
+    n = len(order)
+    factors = user_factors.shape[1]
+    per_stream = (n + n_streams - 1) // n_streams
+    squares = np.zeros(n_streams, dtype=np.float64)
+    lr = np.float32(learning_rate)
+    reg = np.float32(regularization)
+    for stream in numba.prange(n_streams):
+        for position in range(stream * per_stream, min(n, (stream + 1) * per_stream)):
+            pair = order[position]
+            user, item = rows[pair], columns[pair]
+            prediction = np.float32(0.0)
+            for k in range(factors):
+                prediction += user_factors[user, k] * item_factors[item, k]
+            error = np.float32(values[pair] - prediction)
+            squares[stream] += error * error
+            for k in range(factors):
+                p, q = user_factors[user, k], item_factors[item, k]
+                user_factors[user, k] = p + lr * (error * q - reg * p)
+                item_factors[item, k] = q + lr * (error * p - reg * q)
+    return squares.sum()
+
+
+@numba.njit(parallel=True, **_JIT)
+def squared_errors(rows, columns, values, user_factors, item_factors):  # pragma: no cover
+    """Σ (r_ui - p_uᵀq_i)² over the given pairs (float64 sum)."""
+    n = len(rows)
+    factors = user_factors.shape[1]
+    total = 0.0
+    for pair in numba.prange(n):
+        prediction = np.float32(0.0)
+        for k in range(factors):
+            prediction += user_factors[rows[pair], k] * item_factors[columns[pair], k]
+        error = np.float64(values[pair]) - prediction
+        total += error * error
+    return total
