@@ -42,6 +42,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ------------------------------------------------------------------------------- options
+#: What ``tui-recs download`` fetches (tui_recs.data.download.ARCHIVES, not imported to parse).
+DOWNLOADABLE = ("hetrec-2k", "lastfm-360k")
 #: What ``--output-format`` prints results as.
 OUTPUT_FORMATS = ("table", "tsv", "csv", "json")
 #: The most results a list (-n, --top, --k) may ask for: more is a usage error, not clipped.
@@ -278,6 +280,15 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                       help="'default' (~20K listeners x 5K artists), '360k' (Last.fm 360K shape), "
                            "or a fraction such as 0.1 of the 360K shape")
     demo.add_argument("--seed", type=_seed, default=0)
+
+    download = commands.add_parser("download", help="fetch a public dataset, check and unpack "
+                                                    "it, and print the --data path to use")
+    download.add_argument("dataset", metavar="DATASET", choices=DOWNLOADABLE,
+                          help=f"one of {', '.join(DOWNLOADABLE)}")
+    download.add_argument("--to", metavar="DIR",
+                          help="where to put it (default: the user data dir, "
+                               "~/.local/share/tui-recs/datasets on Linux)")
+    download.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
     cache = commands.add_parser("cache", help="inspect or clear the artifact cache",
                                 description="inspect or clear the artifact cache")
@@ -836,10 +847,48 @@ def _age(created_at: str, now) -> str:
     return f"{seconds} s"
 
 
+def _cmd_download(command: Command) -> int:
+    from tui_recs.data.download import ARCHIVES, download
+    from tui_recs.pipeline import Stage
+
+    args = command.args
+    archive = ARCHIVES[args.dataset]
+    folder = args.to or _default_download_dir()
+    with _StageProgress() as progress:
+        def report(done: int, total: int | None) -> None:
+            size = f"{done / 2**20:,.1f}" + (f" of {total / 2**20:,.1f} MiB" if total else " MiB")
+            progress(Stage("get", done / total if total else 0.0,
+                           f"{archive.filename}: {size}"))
+
+        result = download(archive, folder, report)
+    verified = result.sha256 is not None and result.sha256 == archive.sha256
+    if args.json:
+        _print_json({"dataset": archive.name, "data": str(result.data), "url": archive.url,
+                     "sha256": result.sha256, "sha256_verified": verified,
+                     "fetched": result.fetched, "source": archive.source})
+        return EXIT_OK
+    if result.sha256 is None:
+        check = "already downloaded"
+    elif verified:
+        check = "SHA-256 verified"
+    else:  # no digest is published to compare with: say what was fetched
+        check = f"SHA-256 {result.sha256} (none published to compare; size checked)"
+    print(printable(f"tui-recs: {archive.name} at {result.data}: {check}; use it with "
+                    f"'tui-recs --data {result.data}'"), file=sys.stderr)
+    print(printable(result.data))
+    return EXIT_OK
+
+
+def _default_download_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("tui-recs")) / "datasets"
+
+
 COMMANDS: dict[str, Callable[[Command], int]] = {
     "info": _cmd_info, "related": _cmd_related, "recommend": _cmd_recommend,
     "compare": _cmd_compare, "train": _cmd_train, "evaluate": _cmd_evaluate,
-    "demo-data": _cmd_demo_data, "cache": _cmd_cache,
+    "demo-data": _cmd_demo_data, "cache": _cmd_cache, "download": _cmd_download,
 }
 
 
