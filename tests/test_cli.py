@@ -177,6 +177,9 @@ def test_bad_file(cache_dir, tmp_path):
     (["compare", "x", "--models", "als"], "--models takes two models"),
     (["cache", "clear"], "give a KEY or --all"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["serve", "--port", "0"], "must be a port number from 1 to 65535"),
+    (["download", "movielens"], "invalid choice: 'movielens'"),
+    (["cache"], "the following arguments are required: ACTION"),
 ])
 def test_usage_errors_exit_2(cache_dir, args, fragment):
     assert_one_line_error(run(cache_dir, *args), 2, fragment)

@@ -197,6 +197,16 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, not {text}")
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -280,6 +290,19 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                       help="'default' (~20K listeners x 5K artists), '360k' (Last.fm 360K shape), "
                            "or a fraction such as 0.1 of the 360K shape")
     demo.add_argument("--seed", type=_seed, default=0)
+
+    serve = commands.add_parser("serve", help="serve the app to web browsers (textual-serve), "
+                                              "with the app's options",
+                                description="serve the app to web browsers: each page runs "
+                                            "the app with the data options given here")
+    _add_data_options(serve, defaults=False)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only; there "
+                            "is no login, anyone who can reach it can use the app)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    serve.add_argument("--public-url", metavar="URL",
+                       help="the address browsers use, if not http://HOST:PORT (a proxy, or "
+                            "--host 0.0.0.0)")
 
     download = commands.add_parser("download", help="fetch a public dataset, check and unpack "
                                                     "it, and print the --data path to use")
@@ -879,6 +902,36 @@ def _cmd_download(command: Command) -> int:
     return EXIT_OK
 
 
+def _cmd_serve(command: Command) -> int:
+    from tui_recs.serve import LOOPBACK, serve
+
+    args = command.args
+    _check_encoding_has_data(args)
+    if args.host not in LOOPBACK:
+        print(printable(f"tui-recs: warning: serving on {args.host}: there is no login, anyone "
+                        "who can reach it can use the app"), file=sys.stderr)
+    serve(_app_argv(args), host=args.host, port=args.port, public_url=args.public_url)
+    return EXIT_OK
+
+
+def _app_argv(args: argparse.Namespace) -> list[str]:
+    """The command line that starts the app with the options in ``args``: every option of the
+    top-level parser (the app's) that differs from its default, as it would be typed."""
+    argv: list[str] = []
+    for action in build_parser()._actions:
+        if not action.option_strings or action.dest in ("help", "version", "debug"):
+            continue
+        value = getattr(args, action.dest, action.default)
+        if value == action.default or value is None:
+            continue
+        if action.nargs == 0:  # a flag
+            argv.append(action.option_strings[-1])
+        else:
+            for each in value if isinstance(value, list) else [value]:
+                argv += [action.option_strings[-1], str(each)]
+    return argv
+
+
 def _default_download_dir() -> Path:
     import platformdirs
 
@@ -889,6 +942,7 @@ COMMANDS: dict[str, Callable[[Command], int]] = {
     "info": _cmd_info, "related": _cmd_related, "recommend": _cmd_recommend,
     "compare": _cmd_compare, "train": _cmd_train, "evaluate": _cmd_evaluate,
     "demo-data": _cmd_demo_data, "cache": _cmd_cache, "download": _cmd_download,
+    "serve": _cmd_serve,
 }
 
 
@@ -901,7 +955,9 @@ def _run_app(args: argparse.Namespace) -> int:
     from tui_recs.app.terminal import refusal
 
     _check_encoding_has_data(args)
-    problem = refusal(os.isatty(0), os.isatty(1), os.environ)
+    # Under textual-serve (tui-recs serve) the terminal is a web page, reached through pipes.
+    served = os.environ.get("TEXTUAL_DRIVER", "").startswith("textual.drivers.web_driver")
+    problem = None if served else refusal(os.isatty(0), os.isatty(1), os.environ)
     if problem:  # before textual starts: it would draw into a pipe and spin on its end
         raise UsageError(problem)
     import tui_recs.app as app
