@@ -63,7 +63,7 @@ class ArtistsScreen(ViewScreen):
         rank = int((dataset.item_listeners > listeners).sum()) + 1
         lines = [f"[b]{markup_safe(str(dataset.item_names[item]))}[/b]",
                  counted(listeners, "listener"),
-                 f"{dataset.item_plays[item]:,.0f} plays",
+                 counted(round(float(dataset.item_plays[item])), "play"),
                  f"[dim]#{rank:,} of {dataset.n_items:,} by listeners[/dim]"]
         lines += [f"[dim]{markup_safe(key)}:[/dim] {markup_safe(str(values[item]))}"
                   for key, values in dataset.item_meta.items() if str(values[item])]
