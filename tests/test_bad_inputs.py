@@ -198,7 +198,7 @@ def test_hostile_file_names_are_shown_as_text(tmp_path, capsys, cache, file_name
     assert code == 0 and printable(file_name) in out
     assert_clean(out, err)
     code, out, err = run(capsys, "cache", "list", "--cache-dir", str(cache))
-    assert code == 0 and "1 entries" in out
+    assert code == 0 and "1 entry," in out
     assert_clean(out, err)
     assert entries(cache) == ["dataset"]
 

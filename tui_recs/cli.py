@@ -23,6 +23,9 @@ from tui_recs.models.params import MAX_SEED, ParameterError, resolve
 from tui_recs.text import counted, printable
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from tui_recs.cache import ArtifactStore
     from tui_recs.data.dataset import Dataset
     from tui_recs.models.base import Recommender
     from tui_recs.models.params import Param
@@ -804,7 +807,7 @@ def _cmd_cache(command: Command) -> int:
     return EXIT_OK
 
 
-def _clear_cache(args: argparse.Namespace, store, root) -> int:
+def _clear_cache(args: argparse.Namespace, store: "ArtifactStore", root: Path) -> int:
     """``cache clear KEY...`` (full keys or unique prefixes) or ``cache clear --all``."""
     if args.all == bool(args.keys):
         raise UsageError("tui-recs cache clear: give a KEY or --all (one of them)")
@@ -846,13 +849,13 @@ def _size(size: int) -> str:
     return f"{size:,} B" if unit == "B" else f"{value:,.1f} {unit}"
 
 
-def _now():
+def _now() -> "datetime":
     from datetime import datetime, timezone
 
     return datetime.now(timezone.utc)
 
 
-def _age(created_at: str, now) -> str:
+def _age(created_at: str, now: "datetime") -> str:
     """How long ago an ISO 8601 time was: "12 s", "5 min", "3 h", "2 d"; "?" if unreadable
     (a manifest is untrusted) and "0 s" for a time in the future (a clock that moved)."""
     from datetime import datetime, timezone
