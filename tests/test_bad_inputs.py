@@ -198,7 +198,7 @@ def test_hostile_file_names_are_shown_as_text(tmp_path, capsys, cache, file_name
     assert code == 0 and printable(file_name) in out
     assert_clean(out, err)
     code, out, err = run(capsys, "cache", "list", "--cache-dir", str(cache))
-    assert code == 0 and "1 entries" in out
+    assert code == 0 and "1 entry," in out
     assert_clean(out, err)
     assert entries(cache) == ["dataset"]
 
@@ -1308,3 +1308,12 @@ async def test_the_app_opens_latin_1_data_with_its_accented_names(tmp_path):
         assert app.load_error is None and app.dataset is not None
         assert set(accented) <= set(app.dataset.item_names)
         await pilot.press("q")
+
+
+def test_counted_agrees_in_number():
+    from tui_recs.text import counted
+
+    assert counted(1, "listener") == "1 listener"
+    assert counted(0, "listener") == "0 listeners"
+    assert counted(2048, "listener") == "2,048 listeners"
+    assert counted(1, "entry", "entries") == "1 entry" and counted(3, "entry", "entries") == "3 entries"

@@ -18,8 +18,8 @@ def cache_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("cli-cache")
 
 
-def run(cache_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TUI_RECS_CACHE_DIR": str(cache_dir)}
+def run(cache_dir: Path, *args: str, **env_vars: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TUI_RECS_CACHE_DIR": str(cache_dir), **env_vars}
     env.pop("TUI_RECS_DEBUG", None)
     return subprocess.run([sys.executable, "-m", "tui_recs", *args], capture_output=True,
                           text=True, env=env, timeout=300)
@@ -177,6 +177,9 @@ def test_bad_file(cache_dir, tmp_path):
     (["compare", "x", "--models", "als"], "--models takes two models"),
     (["cache", "clear"], "give a KEY or --all"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["serve", "--port", "0"], "must be a port number from 1 to 65535"),
+    (["download", "movielens"], "invalid choice: 'movielens'"),
+    (["cache"], "the following arguments are required: ACTION"),
 ])
 def test_usage_errors_exit_2(cache_dir, args, fragment):
     assert_one_line_error(run(cache_dir, *args), 2, fragment)
@@ -193,3 +196,75 @@ def test_recommend_for_a_new_listener(cache_dir, top_artists):
 def test_debug_shows_the_traceback(cache_dir):
     result = run(cache_dir, "--debug", "recommend", "nobody_here")
     assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+# ------------------------------------------------------------- tables, formats, the cache
+def test_version():
+    from tui_recs import __version__
+
+    result = run(Path("."), "--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"tui-recs {__version__}"
+
+
+def test_tables_fit_80_columns_with_whole_headers(cache_dir, top_artists):
+    """Every table, printed 80 columns wide: no line longer, no heading cut ("preci…")."""
+    commands = [["info"], ["related", top_artists[0], *FAST], ["compare", top_artists[0], *FAST],
+                ["recommend", "--like", top_artists[0], *FAST], ["cache", "list"],
+                ["evaluate", "--models", "lsa", "--factors", "8"]]
+    for command in commands:
+        result = run(cache_dir, *command, COLUMNS="80")
+        assert result.returncode == 0, (command, result.stderr)
+        lines = result.stdout.splitlines()
+        assert lines and max(map(len, lines)) <= 80, (command, result.stdout)
+        if command[0] == "evaluate":
+            assert lines[1].split() == ["model", "P@10", "R@10", "MAP@10", "NDCG@10", "AUC",
+                                        "cov", "pop", "fit", "s", "ms/q"], result.stdout
+        if command[0] == "cache":
+            assert lines[1].split() == ["key", "kind", "size", "age", "inputs"], result.stdout
+
+
+@pytest.mark.parametrize("kind, separator", [("tsv", "\t"), ("csv", ",")])
+def test_output_formats(cache_dir, top_artists, kind, separator):
+    document = run_json(cache_dir, "related", top_artists[0], "-n", "3", *FAST)
+    result = run(cache_dir, "related", top_artists[0], "-n", "3", "--output-format", kind, *FAST)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split(separator) == ["rank", "artist", "id", "score", "listeners"]
+    assert [line.split(separator)[1] for line in lines[1:]] == [
+        row["artist"] for row in document["results"]]
+    compared = run(cache_dir, "compare", top_artists[0], "-n", "3", "--output-format", kind, *FAST)
+    assert compared.stdout.splitlines()[0].split(separator) == ["artist", "als_rank", "lsa_rank",
+                                                                "change"]
+    liked = run(cache_dir, "recommend", "--like", top_artists[0], "-n", "2", "--output-format",
+                kind, *FAST)
+    assert len(liked.stdout.splitlines()) == 3, liked.stderr
+    as_json = run(cache_dir, "related", top_artists[0], "-n", "3", "--output-format", "json", *FAST)
+    assert json.loads(as_json.stdout) == document
+
+
+def test_a_second_train_says_it_came_from_the_cache(tmp_path):
+    first = run(tmp_path, "train", "--model", "lsa", "--factors", "8")
+    second = run(tmp_path, "train", "--model", "lsa", "--factors", "8")
+    assert "trained in" in first.stdout and "from the cache" not in first.stdout
+    assert "loaded from the cache" in second.stdout, second.stdout
+    assert run_json(tmp_path, "train", "--model", "lsa", "--factors", "8")["from_cache"] is True
+
+
+def test_cache_keys_whole_prefixes_and_options_in_any_order(tmp_path):
+    for factors in ("8", "9"):
+        run_json(tmp_path, "train", "--model", "lsa", "--factors", factors)
+    entries = run_json(tmp_path, "cache", "list")["entries"]
+    listed = run(tmp_path, "cache", "list", COLUMNS="80").stdout
+    assert all(entry["key"] in listed for entry in entries)  # whole keys, to copy
+    assert "KiB" in listed and " s " in listed  # sizes and ages
+    models = [entry["key"] for entry in entries if entry["kind"] == "model"]
+    assert len(models) == 2
+    assert_one_line_error(run(tmp_path, "cache", "clear", "--cache-dir", str(tmp_path), "model-"),
+                          2, "'model-' is the start of 2 keys", *models)
+    cleared = run(tmp_path, "cache", "clear", "--cache-dir", str(tmp_path), models[0][:12])
+    assert cleared.returncode == 0, cleared.stderr
+    assert cleared.stdout.startswith("removed 1 entry from")
+    left = [entry["key"] for entry in run_json(tmp_path, "cache", "list")["entries"]]
+    assert models[0] not in left and len(left) == len(entries) - 1
+    document = json.loads(run(tmp_path, "cache", "clear", "--json", models[1]).stdout)
+    assert document["removed"] == 1

@@ -198,6 +198,25 @@ def test_unknown_names_suggest_the_closest(index):
         index.resolve("   ")
 
 
+def test_punctuation_inside_a_word_may_be_left_out():
+    """"acdc" finds AC/DC as "ac/dc" and "ac dc" do; the joined form is a second spelling of
+    the same artist (listed once), and survives the trip through arrays."""
+    listeners = {"AC/DC": 90, "Jay-Z": 80, "a-ha": 70, "ACDC Tribute": 5, "Фактор-2": 3}
+    names = list(listeners)
+    index = NameIndex(names, np.array(list(listeners.values())))
+    for query in ("acdc", "ac/dc", "AC-DC", "ac dc"):
+        assert names_of(index.search(query, 1)) == ["AC/DC"], query
+        assert names[index.resolve(query)] == "AC/DC", query
+    assert names_of(index.search("acd", 5))[:2] == ["AC/DC", "ACDC Tribute"]  # once each
+    assert names[index.resolve("jayz")] == "Jay-Z" and names[index.resolve("jay z")] == "Jay-Z"
+    assert names[index.resolve("aha")] == "a-ha" and names[index.resolve("фактор2")] == "Фактор-2"
+    again = NameIndex.from_arrays(names, index.to_arrays())
+    assert again.search("acdc", 5) == index.search("acdc", 5)
+    arrays = {**index.to_arrays(), "lines.owners": np.array([0, 1, 2, 3, 4, 9, 9, 9])}
+    with pytest.raises(ValueError, match="line owners that are not lines"):
+        NameIndex.from_arrays(names, arrays)
+
+
 # ------------------------------------------------------------------------------- real data
 def read_hetrec_names(folder: Path) -> list[str]:
     """The name column of artists.dat (tab-separated, a header line, UTF-8)."""
@@ -219,6 +238,7 @@ def test_real_names(hetrec):
     with pytest.raises(AmbiguousName, match="matches 3 artists: .*; type one exactly as written"):
         index.resolve("гости из будущего")  # three spellings that differ in case only
     assert names[index.resolve("the")] == "The The"  # "the" + "the", the article left out
+    assert names[index.resolve("acdc")] == names[index.resolve("ac/dc")] == "AC/DC"
     with pytest.raises(AmbiguousName, match="'the b' matches .* be more specific"):
         index.resolve("the b")
 

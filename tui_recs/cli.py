@@ -16,13 +16,17 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from tui_recs import __version__
 from tui_recs.defaults import MIN_LISTENERS
 from tui_recs.errors import TuiRecsError
 from tui_recs.models import registry
 from tui_recs.models.params import MAX_SEED, ParameterError, resolve
-from tui_recs.text import printable
+from tui_recs.text import counted, printable
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from tui_recs.cache import ArtifactStore
     from tui_recs.data.dataset import Dataset
     from tui_recs.models.base import Recommender
     from tui_recs.models.params import Param
@@ -42,6 +46,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ------------------------------------------------------------------------------- options
+#: What ``tui-recs download`` fetches (tui_recs.data.download.ARCHIVES, not imported to parse).
+DOWNLOADABLE = ("hetrec-2k", "lastfm-360k")
+#: What ``--output-format`` prints results as.
+OUTPUT_FORMATS = ("table", "tsv", "csv", "json")
 #: The most results a list (-n, --top, --k) may ask for: more is a usage error, not clipped.
 MAX_RESULTS = 10_000
 
@@ -213,6 +221,16 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, not {text}")
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -229,6 +247,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     errors and the app's start stay free of it)."""
     running = next((word for word in argv if word in COMMANDS), None)
     parser = _Parser(prog="tui-recs", description=(__doc__ or "").splitlines()[0].rstrip("."))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.add_argument("--no-mouse", action="store_true", help="(UI) leave the mouse to the terminal")
     _add_data_options(parser)
@@ -244,6 +263,13 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         sub.add_argument("--json", action="store_true", help="one JSON document on stdout")
         return sub
 
+    def listing(sub: argparse.ArgumentParser) -> None:
+        """``--output-format``: the results as a table, TSV, CSV or JSON (``--format`` is the
+        format of ``--data``)."""
+        sub.add_argument("--output-format", choices=OUTPUT_FORMATS, default="table",
+                         help="how to print the results: a table (default), tsv or csv (one "
+                              "row per result, a header line first) or json (as --json)")
+
     info = command("info", "describe a dataset: sizes, density, top artists")
     info.add_argument("--top", type=_count, default=10, help="how many top artists to list")
 
@@ -252,6 +278,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     related.add_argument("-n", type=_count, default=10, help="how many (default 10)")
     related.add_argument("--exact", action="store_true", help="exact search, not the index")
     _add_min_listeners(related)
+    listing(related)
 
     recommend = command("recommend", "recommendations for listener USER, or for a new listener "
                                      "who likes the --like artists", model=True)
@@ -263,12 +290,14 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                            help="show which listened artists led to each recommendation (ALS)")
     recommend.add_argument("--exact", action="store_true", help="exact scoring, not the index")
     _add_min_listeners(recommend)
+    listing(recommend)
 
     compare = command("compare", "two models' answers side by side", model="many")
     compare.add_argument("artist", metavar="ARTIST", nargs="?", help="compare related artists")
     compare.add_argument("--user", metavar="USER", help="compare recommendations instead")
     compare.add_argument("-n", type=_count, default=10, help="list length (default 10)")
     _add_min_listeners(compare)
+    listing(compare)
 
     train = command("train", "train a model (or load it from the cache) and report", model=True)
     train.add_argument("--no-index", action="store_true", help="skip the indexes")
@@ -291,14 +320,52 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                            "or a fraction such as 0.1 of the 360K shape")
     demo.add_argument("--seed", type=_seed, default=0)
 
-    cache = commands.add_parser("cache", help="inspect or clear the artifact cache")
-    cache.add_argument("action", choices=("list", "clear", "path"))
-    cache.add_argument("key", nargs="?", help="clear: the entry to remove")
-    cache.add_argument("--all", action="store_true", help="clear: every entry")
-    cache.add_argument("--cache-dir", metavar="DIR", default=argparse.SUPPRESS,
-                       help="artifact cache location")
-    cache.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    serve = commands.add_parser("serve", help="serve the app to web browsers (textual-serve), "
+                                              "with the app's options",
+                                description="serve the app to web browsers: each page runs "
+                                            "the app with the data options given here")
+    _add_data_options(serve, defaults=False)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only; there "
+                            "is no login, anyone who can reach it can use the app)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    serve.add_argument("--public-url", metavar="URL",
+                       help="the address browsers use, if not http://HOST:PORT (a proxy, or "
+                            "--host 0.0.0.0)")
+
+    download = commands.add_parser("download", help="fetch a public dataset, check and unpack "
+                                                    "it, and print the --data path to use")
+    download.add_argument("dataset", metavar="DATASET", choices=DOWNLOADABLE,
+                          help=f"one of {', '.join(DOWNLOADABLE)}")
+    download.add_argument("--to", metavar="DIR",
+                          help="where to put it (default: the user data dir, "
+                               "~/.local/share/tui-recs/datasets on Linux)")
+    download.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
+    cache = commands.add_parser("cache", help="inspect or clear the artifact cache",
+                                description="inspect or clear the artifact cache")
+    _cache_dir_option(cache)
+    # One parser per action: each has at most one positional, so that options may come
+    # before or after it (argparse cannot match "clear --cache-dir D KEY" otherwise).
+    actions = cache.add_subparsers(dest="action", required=True, parser_class=_Parser,
+                                   metavar="ACTION")
+    cache_list = actions.add_parser("list", help="the entries: full keys, kinds, sizes, ages")
+    cache_clear = actions.add_parser("clear", help="remove entries: KEY (or a unique prefix of "
+                                                   "it; several may be given) or --all")
+    cache_clear.add_argument("keys", metavar="KEY", nargs="*",
+                             help="an entry's key as 'cache list' shows it, or a unique prefix")
+    cache_clear.add_argument("--all", action="store_true", help="every entry")
+    cache_path = actions.add_parser("path", help="where the cache is")
+    for action in (cache_list, cache_clear, cache_path):
+        _cache_dir_option(action)
+        action.add_argument("--json", action="store_true",
+                            help="one JSON document on stdout")
     return parser
+
+
+def _cache_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cache-dir", metavar="DIR", default=argparse.SUPPRESS,
+                        help="artifact cache location")
 
 
 # ---------------------------------------------------------------------------- shared work
@@ -413,6 +480,31 @@ class _progress_line(_StageProgress):
         return self
 
 
+def _wants(args: argparse.Namespace) -> str:
+    """The output format asked for: ``--json`` is ``--output-format json``."""
+    return "json" if args.json else getattr(args, "output_format", "table")
+
+
+def _print_records(records: Sequence[dict[str, Any]], columns: Sequence[str], kind: str) -> None:
+    """``records`` as TSV or CSV on stdout: a header line of ``columns``, then one line per
+    record. Cells are printable text (a tab or newline inside a name becomes U+FFFD, so a TSV
+    line is always one record); CSV quotes where it must."""
+    import csv
+
+    cells = [[printable("" if record.get(c) is None else record[c]) for c in columns]
+             for record in records]
+    if kind == "tsv":
+        for row in [list(columns), *cells]:
+            print("\t".join(row))
+        return
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerows([list(columns), *cells])
+
+
+#: The columns of a list of artists in TSV and CSV.
+ARTIST_COLUMNS = ("rank", "artist", "id", "score", "listeners")
+
+
 def _print_json(document: Any) -> None:
     """``document`` as strict JSON: NaN and infinities (a metric over no listeners, an
     index's unmeasured recall) have no JSON form and are written as null."""
@@ -484,9 +576,12 @@ def _cmd_related(command: Command) -> int:
     ids, scores, mode = command.session.related(ready, item, args.n, args.exact,
                                                 args.min_listeners)
     rows = [command.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
-    if args.json:
+    if _wants(args) == "json":
         _print_json({"query": command.artist_row(item), "model": args.model, "mode": mode,
                      "results": rows})
+        return EXIT_OK
+    if _wants(args) != "table":
+        _print_records(rows, ARTIST_COLUMNS, _wants(args))
         return EXIT_OK
     _console().print(_table(f"artists related to {command.dataset.item_names[item]} "
                             f"({args.model}, {mode})",
@@ -523,9 +618,14 @@ def _cmd_recommend(command: Command) -> int:
                               for j, c in zip(because, contributions)]
     history = [dict(command.artist_row(int(item), rank), plays=float(plays)) for rank, (item, plays)
                in enumerate(zip(*command.session.listener_history(user, args.n)), 1)]
-    if args.json:
+    if _wants(args) == "json":
         _print_json({"user": args.user, "model": args.model, "mode": mode,
                      "listened": history, "results": rows})
+        return EXIT_OK
+    if _wants(args) != "table":  # the recommendations only, as in the other list formats
+        for row in rows if args.explain else ():
+            row["because"] = "; ".join(b["artist"] for b in row["because"])
+        _print_records(rows, ARTIST_COLUMNS + (("because",) if args.explain else ()), _wants(args))
         return EXIT_OK
     console = _console()
     console.print(_table(f"{args.user} listens most to",
@@ -555,8 +655,11 @@ def _recommend_new_listener(command: Command) -> int:
     ids, scores = ready.recommend_history(items, args.n, min_listeners=args.min_listeners)
     liked = [command.artist_row(item) for item in items]
     rows = [command.artist_row(i, rank, s) for rank, (i, s) in enumerate(zip(ids, scores), 1)]
-    if args.json:
+    if _wants(args) == "json":
         _print_json({"liked": liked, "model": args.model, "mode": "exact", "results": rows})
+        return EXIT_OK
+    if _wants(args) != "table":
+        _print_records(rows, ARTIST_COLUMNS, _wants(args))
         return EXIT_OK
     _console().print(_table(f"recommended for someone who likes {', '.join(r['artist'] for r in liked)} "
                             f"({args.model}, exact)",
@@ -584,16 +687,21 @@ def _cmd_compare(command: Command) -> int:
         command.model(left_name), command.model(right_name), n=args.n,
         min_listeners=args.min_listeners, **query)
     names = command.dataset.item_names
-    if args.json:
+    records = [{"artist": str(names[row.item]), f"{left_name}_rank": row.left_rank,
+                f"{right_name}_rank": row.right_rank, "change": row.change}
+               for row in comparison.rows]
+    if _wants(args) == "json":
         _print_json({**subject, "models": [left_name, right_name], "n": args.n,
                      "overlap": comparison.overlap, "rank_correlation": comparison.rank_correlation,
                      left_name: [command.artist_row(i, r, s) for r, (i, s) in
                                  enumerate(zip(left_ids, left_scores), 1)],
                      right_name: [command.artist_row(i, r, s) for r, (i, s) in
                                   enumerate(zip(right_ids, right_scores), 1)],
-                     "rows": [{"artist": str(names[row.item]), f"{left_name}_rank": row.left_rank,
-                               f"{right_name}_rank": row.right_rank, "change": row.change}
-                              for row in comparison.rows]})
+                     "rows": records})
+        return EXIT_OK
+    if _wants(args) != "table":  # one line per artist in either list, with both ranks
+        _print_records(records, ("artist", f"{left_name}_rank", f"{right_name}_rank", "change"),
+                       _wants(args))
         return EXIT_OK
     rows = []
     for rank in range(comparison.n):
@@ -619,6 +727,7 @@ def _cmd_train(command: Command) -> int:
     ready = command.model(args.model, build_index=False if args.no_index else None)
     info = {"model": args.model, "engine": ready.engine, "params": ready.params,
             "fit_seconds": ready.info.get("fit_seconds"),
+            "from_cache": bool(ready.info.get("from_cache")),
             "loss_history": ready.info.get("loss_history", []),
             "curves": ready.info.get("curves", {}), "similar_mode": ready.similar_mode,
             "recommend_mode": ready.recommend_mode.mode if ready.recommend_mode else "exact",
@@ -628,10 +737,13 @@ def _cmd_train(command: Command) -> int:
         return EXIT_OK
     console = _console()
     seconds = info["fit_seconds"]
+    when = f"{seconds:.2f} s" if seconds is not None else None
+    if info["from_cache"]:
+        done = "loaded from the cache" + (f" (trained in {when} when built; " if when else " (")
+    else:
+        done = f"trained in {when} (" if when else "ready ("
     console.print(Text.assemble((args.model, "bold"), printable(
-        f" on {command.dataset.source}: "
-        + (f"trained in {seconds:.2f} s" if seconds is not None else "ready")
-        + f" (engine {ready.engine})")))
+        f" on {command.dataset.source}: {done}engine {ready.engine})")))
     console.print(printable("  " + ", ".join(f"{k}={v}" for k, v in ready.params.items())))
     if info["loss_history"]:
         console.print("  loss: " + " → ".join(f"{loss:.4g}" for loss in info["loss_history"]))
@@ -660,15 +772,34 @@ def _cmd_evaluate(command: Command) -> int:
         return EXIT_OK
     columns = [key for key in table[0] if key != "model"]
     _console().print(_table(f"evaluation at K={args.k} ({args.split}, seed {args.split_seed})",
-                            [("model", "left")] + [(c, "right") for c in columns],
-                            [[row["model"]] + [_fmt(row[c]) for c in columns] for row in table]))
+                            [("model", "left")] + [(_heading(c, args.k), "right") for c in columns],
+                            [[row["model"]] + [_metric(c, row[c]) for c in columns]
+                             for row in table]))
     return EXIT_OK
 
 
-def _fmt(value: Any) -> str:
+#: Evaluation columns: row key -> (heading, format); "{k}" is the cut-off. Short, so that the
+#: table fits 80 columns; the JSON keys are the full names.
+METRIC_COLUMNS = {
+    "precision": ("P@{k}", "{:.4f}"), "recall": ("R@{k}", "{:.4f}"), "map": ("MAP@{k}", "{:.4f}"),
+    "ndcg": ("NDCG@{k}", "{:.4f}"), "auc": ("AUC", "{:.4f}"), "coverage": ("cov", "{:.1%}"),
+    "popularity": ("pop", "{:.1%}"), "fit_seconds": ("fit s", "{:.2f}"),
+    "query_ms": ("ms/q", "{:.2f}"), "rmse": ("RMSE", "{:.3f}"),
+}
+
+
+def _heading(key: str, k: int) -> str:
+    return METRIC_COLUMNS[key][0].format(k=k) if key in METRIC_COLUMNS else key
+
+
+def _metric(key: str, value: Any) -> str:
     if value is None:  # a column that does not apply to this row (rmse)
         return ""
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+    if not isinstance(value, float):
+        return str(value)
+    if not math.isfinite(value):
+        return "n/a"
+    return (METRIC_COLUMNS[key][1] if key in METRIC_COLUMNS else "{:.4f}").format(value)
 
 
 def _cmd_demo_data(command: Command) -> int:
@@ -685,37 +816,179 @@ def _cmd_cache(command: Command) -> int:
     if store is None:
         raise UsageError("tui-recs cache: there is no cache with --no-cache")
     if args.action == "path":
-        print(printable(root))
+        if args.json:
+            _print_json({"path": str(root)})
+        else:
+            print(printable(root))
         return EXIT_OK
     if args.action == "clear":
-        if args.all == (args.key is not None):
-            raise UsageError("tui-recs cache clear: give a KEY or --all (one of them)")
-        removed = store.clear() if args.all else store.remove(args.key)
-        print(printable(f"removed {removed} entr{'y' if removed == 1 else 'ies'} from {root}"
-                        if isinstance(removed, int) else f"removed {args.key}"))
-        return EXIT_OK
+        return _clear_cache(args, store, root)
     rows = store.describe_entries()
     if args.json:
         _print_json({"path": str(root), "entries": rows})
         return EXIT_OK
+    from rich.table import Table
+    from rich.text import Text
+
     total = sum(row["size_bytes"] for row in rows)
-    _console().print(_table(f"{root}: {len(rows)} entries, {total / 2**20:,.1f} MiB",
-                            (("key", "left"), ("kind", "left"), ("size", "right"),
-                             ("created", "left"), ("inputs", "left")),
-                            [(r["key"], r["kind"], f"{r['size_bytes'] / 2**20:,.1f} MiB",
-                              r["created_at"][:19], _short_inputs(r["inputs"])) for r in rows]))
+    table = Table(title=Text(printable(f"{root}: {counted(len(rows), 'entry', 'entries')}, "
+                                       f"{_size(total)}")),
+                  title_justify="left", box=None, pad_edge=False)
+    # The key is what 'cache clear' takes: never cut; the inputs give way instead.
+    table.add_column("key", no_wrap=True, min_width=max((len(r["key"]) for r in rows), default=3))
+    table.add_column("kind", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("age", justify="right", no_wrap=True)
+    table.add_column("inputs")  # wrappable, so the others keep their width; cut (below)
+    now = _now()
+    for row in rows:
+        inputs = json.dumps(row["inputs"], separators=(",", ":"), ensure_ascii=False)
+        table.add_row(*(Text(printable(cell)) for cell in (
+            row["key"], row["kind"], _size(row["size_bytes"]), _age(row["created_at"], now))),
+            Text(printable(inputs), no_wrap=True, overflow="ellipsis"))
+    _console().print(table)
     return EXIT_OK
 
 
-def _short_inputs(inputs: dict) -> str:
-    text = json.dumps(inputs, separators=(",", ":"))
-    return text if len(text) <= 60 else text[:59] + "…"
+def _clear_cache(args: argparse.Namespace, store: "ArtifactStore", root: Path) -> int:
+    """``cache clear KEY...`` (full keys or unique prefixes) or ``cache clear --all``."""
+    if args.all == bool(args.keys):
+        raise UsageError("tui-recs cache clear: give a KEY or --all (one of them)")
+    if args.all:
+        removed = store.clear()
+    else:
+        keys = [row["key"] for row in store.describe_entries()]
+        targets = list(dict.fromkeys(_full_key(text, keys) for text in args.keys))
+        for key in targets:  # an unknown one: the store's one-line error
+            store.remove(key)
+        removed = len(targets)
+    if args.json:
+        _print_json({"path": str(root), "removed": removed})
+    else:
+        print(printable(f"removed {counted(removed, 'entry', 'entries')} from {root}"))
+    return EXIT_OK
+
+
+def _full_key(text: str, keys: Sequence[str]) -> str:
+    """The key ``text`` names: itself, or the one key it is a prefix of. Several keys starting
+    with it is a usage error listing them; none is left to the store (which says so)."""
+    if text in keys or not text:
+        return text
+    matches = [key for key in keys if key.startswith(text)]
+    if len(matches) > 1:
+        shown = ", ".join(matches[:5]) + (f" and {len(matches) - 5} more" if len(matches) > 5 else "")
+        raise UsageError(f"tui-recs cache clear: {text!r} is the start of {len(matches)} keys "
+                         f"({shown}); give more of it")
+    return matches[0] if matches else text
+
+
+def _size(size: int) -> str:
+    """Bytes for people: "812 B", "3.4 KiB", "1.2 MiB", "2.0 GiB"."""
+    value, unit = float(size), "B"
+    for larger in ("KiB", "MiB", "GiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, larger
+    return f"{size:,} B" if unit == "B" else f"{value:,.1f} {unit}"
+
+
+def _now() -> "datetime":
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)
+
+
+def _age(created_at: str, now: "datetime") -> str:
+    """How long ago an ISO 8601 time was: "12 s", "5 min", "3 h", "2 d"; "?" if unreadable
+    (a manifest is untrusted) and "0 s" for a time in the future (a clock that moved)."""
+    from datetime import datetime, timezone
+
+    try:
+        created = datetime.fromisoformat(created_at)
+    except (TypeError, ValueError):
+        return "?"
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=timezone.utc)
+    seconds = max(0, int((now - created).total_seconds()))
+    for unit, length in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= length:
+            return f"{seconds // length} {unit}"
+    return f"{seconds} s"
+
+
+def _cmd_download(command: Command) -> int:
+    from tui_recs.data.download import ARCHIVES, download
+    from tui_recs.pipeline import Stage
+
+    args = command.args
+    archive = ARCHIVES[args.dataset]
+    folder = args.to or _default_download_dir()
+    with _StageProgress() as progress:
+        def report(done: int, total: int | None) -> None:
+            size = f"{done / 2**20:,.1f}" + (f" of {total / 2**20:,.1f} MiB" if total else " MiB")
+            progress(Stage("get", done / total if total else 0.0,
+                           f"{archive.filename}: {size}"))
+
+        result = download(archive, folder, report)
+    verified = result.sha256 is not None and result.sha256 == archive.sha256
+    if args.json:
+        _print_json({"dataset": archive.name, "data": str(result.data), "url": archive.url,
+                     "sha256": result.sha256, "sha256_verified": verified,
+                     "fetched": result.fetched, "source": archive.source})
+        return EXIT_OK
+    if result.sha256 is None:
+        check = "already downloaded"
+    elif verified:
+        check = "SHA-256 verified"
+    else:  # no digest is published to compare with: say what was fetched
+        check = f"SHA-256 {result.sha256} (none published to compare; size checked)"
+    print(printable(f"tui-recs: {archive.name} at {result.data}: {check}; use it with "
+                    f"'tui-recs --data {result.data}'"), file=sys.stderr)
+    print(printable(result.data))
+    return EXIT_OK
+
+
+def _cmd_serve(command: Command) -> int:
+    from tui_recs.serve import LOOPBACK, serve
+
+    args = command.args
+    _check_encoding_has_data(args)
+    if args.host not in LOOPBACK:
+        print(printable(f"tui-recs: warning: serving on {args.host}: there is no login, anyone "
+                        "who can reach it can use the app"), file=sys.stderr)
+    serve(_app_argv(args), host=args.host, port=args.port, public_url=args.public_url)
+    return EXIT_OK
+
+
+def _app_argv(args: argparse.Namespace) -> list[str]:
+    """The command line that starts the app with the options in ``args``: every option of the
+    top-level parser (the app's) that differs from its default, as it would be typed."""
+    argv: list[str] = []
+    for action in build_parser()._actions:
+        if not action.option_strings or action.dest in ("help", "version", "debug"):
+            continue
+        value = getattr(args, action.dest, action.default)
+        if value == action.default or value is None:
+            continue
+        if action.nargs == 0:  # a flag
+            argv.append(action.option_strings[-1])
+        else:
+            for each in value if isinstance(value, list) else [value]:
+                argv += [action.option_strings[-1], str(each)]
+    return argv
+
+
+def _default_download_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("tui-recs")) / "datasets"
 
 
 COMMANDS: dict[str, Callable[[Command], int]] = {
     "info": _cmd_info, "related": _cmd_related, "recommend": _cmd_recommend,
     "compare": _cmd_compare, "train": _cmd_train, "evaluate": _cmd_evaluate,
-    "demo-data": _cmd_demo_data, "cache": _cmd_cache,
+    "demo-data": _cmd_demo_data, "cache": _cmd_cache, "download": _cmd_download,
+    "serve": _cmd_serve,
 }
 
 
@@ -728,7 +1001,9 @@ def _run_app(args: argparse.Namespace) -> int:
     from tui_recs.app.terminal import refusal
 
     _check_encoding_has_data(args)
-    problem = refusal(os.isatty(0), os.isatty(1), os.environ)
+    # Under textual-serve (tui-recs serve) the terminal is a web page, reached through pipes.
+    served = os.environ.get("TEXTUAL_DRIVER", "").startswith("textual.drivers.web_driver")
+    problem = None if served else refusal(os.isatty(0), os.isatty(1), os.environ)
     if problem:  # before textual starts: it would draw into a pipe and spin on its end
         raise UsageError(problem)
     import tui_recs.app as app

@@ -264,6 +264,7 @@ def get_model(dataset: "Dataset", name: str, params: dict[str, Any] | None = Non
                                      unstored=in_memory)
         entry = store.lookup("model", inputs)
         info = dict(entry.manifest.get("extra", entry_info)) if entry is not None else entry_info
+        info["from_cache"] = not entry_info  # nothing was trained in this call
     ready = ReadyModel(name, fitted, dataset, params, info, engine=engine)
     if not isinstance(fitted, FactorModel):
         return ready

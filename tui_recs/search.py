@@ -44,7 +44,7 @@ MIN_TRIGRAM_SHARE = 0.34
 #: How many names an error message lists.
 SHOWN_NAMES = 5
 #: Bump when what the indexes store changes (it keys their cache entries).
-INDEX_FORMAT_VERSION = 1
+INDEX_FORMAT_VERSION = 2
 
 _QUOTES = re.compile("['\"`\u00b4\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u2032\u2033"
                      "\u02bc\uff07\uff02\uff40]")
@@ -61,6 +61,9 @@ _NOT_WORD = re.compile(r"[^\w\s]|_")
 _SPACES = re.compile(r"[^\S\n]+")
 _SPACE_RUNS = re.compile(rb"  +")
 _LINE_EDGES = re.compile(r" ?\n ?")
+#: Punctuation inside a word ("AC/DC", "Jay-Z", "T.Rex"): such a name is also found with it
+#: left out ("acdc", "jayz"), besides with a space for it ("ac dc").
+_INNER_SEPARATOR = re.compile(r"(?<=[^\W_])(?:[^\w\s]|_)+(?=[^\W_])")
 _ARTICLE = "the "
 _LEADING_ARTICLE = re.compile(f"(?m)^{_ARTICLE}(?=.)")
 
@@ -160,6 +163,20 @@ def _symbol_replacement(char: str) -> str:
 def _fallback_key(text: str) -> str:
     """The key of a text that folds to nothing ("!!!", ":("): the text case-folded."""
     return " ".join(text.casefold().split())
+
+
+def _joined_keys(names: Sequence[str], keys: Sequence[str]) -> dict[int, str]:
+    """For each name with punctuation inside a word, its key with that punctuation left out
+    ("AC/DC" -> "acdc", while its key is "ac dc"), by position; names without any (most: one
+    regex scan over all names finds the few) are absent."""
+    lines = _piecewise(lambda piece: [name.replace("\n", " ") for name in piece], names)
+    text = "\n".join(lines)
+    lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    starts = np.cumsum(lengths + 1) - (lengths + 1)  # where each name begins in the text
+    found = sorted({int(np.searchsorted(starts, match.start(), side="right")) - 1
+                    for match in _INNER_SEPARATOR.finditer(text)})
+    joined = fold_all([_INNER_SEPARATOR.sub("", names[position]) for position in found])
+    return {position: key for position, key in zip(found, joined) if key and key != keys[position]}
 
 
 def _query_key(query: str) -> str:
@@ -308,49 +325,77 @@ class _Trigrams:
 
 class _Lines:
     """Lines of text joined into one string, "\n" before each and after the last, so that
-    ``str.find`` scans them all at C speed; a hit is mapped back to its line's number."""
+    ``str.find`` scans them all at C speed; a hit is mapped back to its line's owner: the
+    line's number, or ``owners[line]`` where more lines stand for one thing (a name and its
+    other spellings): then the first lines are owned by themselves, and the others follow."""
 
-    def __init__(self, lines: Sequence[str]) -> None:
+    def __init__(self, lines: Sequence[str], owners: np.ndarray | None = None) -> None:
         pieces = list(_pieces(lines))
         self.text = "\n" + "\n".join("\n".join(piece) for piece in pieces) + "\n" if pieces else ""
         lengths = np.concatenate([np.fromiter(map(len, piece), dtype=np.int64, count=len(piece))
                                   for piece in pieces] or [np.zeros(0, dtype=np.int64)])
         self._starts = np.concatenate(([1], 1 + np.cumsum(lengths + 1)))  # where each line begins
+        self._set_owners(owners)
+
+    def _set_owners(self, owners: np.ndarray | None) -> None:
+        """``owners`` and ``_own``: how many lines, from the first, own themselves."""
+        self._owners = owners
+        lines = len(self._starts) - 1
+        others = np.flatnonzero(owners != np.arange(lines)) if owners is not None else ()
+        self._own = int(others[0]) if len(others) else lines
 
     def lines(self) -> list[str]:
         """The lines, split again (one C call: ~20 ms at 290K lines)."""
         return self.text[1:-1].split("\n") if self.text else []
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {"text": np.frombuffer(self.text.encode("utf-8", "surrogatepass"), dtype=np.uint8),
-                "starts": self._starts}
+        arrays = {"text": np.frombuffer(self.text.encode("utf-8", "surrogatepass"), dtype=np.uint8),
+                  "starts": self._starts}
+        return arrays if self._owners is None else {**arrays, "owners": self._owners}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "_Lines":
         lines = cls.__new__(cls)
         lines.text = np.asarray(arrays["text"]).tobytes().decode("utf-8", "surrogatepass")
         lines._starts = arrays["starts"]
-        starts = lines._starts
+        starts, owners = lines._starts, arrays.get("owners")
         if starts.ndim != 1 or (np.diff(starts) < 0).any() or (
                 starts.size and not 0 <= starts[0] <= starts[-1] <= len(lines.text) + 1):
             raise ValueError("line starts outside the joined text")
+        if owners is not None and (owners.shape != (len(starts) - 1,) or (
+                owners.size and not 0 <= owners.min() <= owners.max() < len(owners))):
+            raise ValueError("line owners that are not lines")
+        lines._set_owners(owners)
         return lines
 
     def find(self, needle: str, shift: int, skip: Container[int] = (),
              limit: int | None = None) -> list[int]:
-        """Numbers of the lines containing ``needle`` (in line order, each once), up to
+        """Owners of the lines containing ``needle`` (in owner order, each once), up to
         ``limit`` of them (all when None), leaving out those in ``skip``; ``shift`` is where
         the line's own text starts within ``needle`` (1 after a leading "\n")."""
-        found: list[int] = []
-        position = self.text.find(needle)
+        if self._own == len(self._starts) - 1:
+            return self._scan(needle, shift, skip, limit, 0, len(self.text))
+        # The lines that own themselves, then the others (each few): the first ``limit``
+        # owners of each, merged.
+        split = int(self._starts[self._own]) - 1  # the newline between the two
+        found = set(self._scan(needle, shift, skip, limit, 0, split + 1))
+        found.update(self._scan(needle, shift, skip, limit, split, len(self.text)))
+        return sorted(found)[:limit]
+
+    def _scan(self, needle: str, shift: int, skip: Container[int], limit: int | None,
+              start: int, end: int) -> list[int]:
+        """:meth:`find` within ``text[start:end]``, in line order."""
+        found: dict[int, None] = {}  # ordered, and a cheap "seen already"
+        position = self.text.find(needle, start, end)
         while position != -1 and (limit is None or len(found) < limit):
             line = int(np.searchsorted(self._starts, position + shift, side="right")) - 1
             if line == len(self._starts) - 1:
                 break  # the newline after the last line: no line starts there
-            if line not in skip:
-                found.append(line)
-            position = self.text.find(needle, int(self._starts[line + 1]) - 1)
-        return found
+            owner = line if self._owners is None else int(self._owners[line])
+            if owner not in skip:
+                found[owner] = None
+            position = self.text.find(needle, int(self._starts[line + 1]) - 1, end)
+        return list(found)
 
 
 class NameIndex:
@@ -369,7 +414,13 @@ class NameIndex:
         for item in np.flatnonzero(keys == ""):
             keys[item] = _fallback_key(self.names[item])
         # One line per artist, most popular first: the first lines found are the most popular.
-        self._lines = _Lines(keys[self._items].tolist())
+        # After them, the other spelling of names with punctuation inside a word ("acdc"), as
+        # lines owned by the artist's rank.
+        ranks = np.empty(count, dtype=np.int64)
+        ranks[self._items] = np.arange(count)
+        joined = sorted((int(ranks[item]), key) for item, key in _joined_keys(self.names, keys).items())
+        self._lines = _Lines(keys[self._items].tolist() + [key for _, key in joined],
+                             np.array([*range(count), *(rank for rank, _ in joined)], dtype=np.int64))
         self._key_set: set[str] | None = None
         self._trigrams: _Trigrams | None = None
         self._lock = threading.Lock()
@@ -470,9 +521,10 @@ class NameIndex:
 
     def _trigram_index(self) -> _Trigrams:
         with self._lock:
-            if self._trigrams is None:
+            if self._trigrams is None:  # over each artist's own key (its first line)
                 self._trigrams = _Trigrams(_piecewise(
-                    lambda keys: _without_article("\n".join(keys)).split("\n"), self._lines.lines()))
+                    lambda keys: _without_article("\n".join(keys)).split("\n"),
+                    self._lines.lines()[:len(self.names)]))
             return self._trigrams
 
     # ----------------------------------------------------------------------------- resolve

@@ -32,3 +32,9 @@ def markup_safe(value: object) -> str:
     """
     text = printable(value).replace("[", "\\[")
     return text + "\u2060" if text.endswith("\\") else text
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``count`` with thousands separators and ``noun`` agreeing with it: "1 listener",
+    "2,048 listeners", "1 entry" / "3 entries" (``plural`` where adding "s" is wrong)."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"

@@ -10,7 +10,7 @@ from textual.content import Content
 
 from tui_recs.app.state import VIEWS, model_title
 from tui_recs.models import registry
-from tui_recs.text import printable
+from tui_recs.text import counted, printable
 
 if TYPE_CHECKING:
     from tui_recs.app.main import TuiRecsApp
@@ -30,7 +30,7 @@ class ArtistCommands(Provider):
         for rank, hit in enumerate(app.names.search(query, LIMIT)):
             text = printable(f"Go to artist: {hit.name}")
             yield Hit(1.0 - rank / (2 * LIMIT), Content(text), partial(app.open_artist, hit.item),
-                      text=text, help=f"{int(listeners[hit.item]):,} listeners")
+                      text=text, help=counted(int(listeners[hit.item]), "listener"))
 
 
 class ListenerCommands(Provider):

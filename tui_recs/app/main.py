@@ -34,7 +34,7 @@ from tui_recs.app.views.loading import LoadingScreen
 from tui_recs.app.views.models import ModelsScreen
 from tui_recs.defaults import MIN_LISTENERS, MIN_LISTENERS_STEPS
 from tui_recs.models import registry
-from tui_recs.text import markup_safe
+from tui_recs.text import counted, markup_safe
 
 if TYPE_CHECKING:
     from tui_recs.cache import ArtifactStore
@@ -294,8 +294,9 @@ class TuiRecsApp(App[int]):
         if message.first_artist is not None:
             self.history.visit(message.first_artist)
         dataset = message.session.dataset
-        message.job.finish("done", self.clock(), f"{dataset.n_users:,} listeners × "
-                                                 f"{dataset.n_items:,} artists, {dataset.nnz:,} plays")
+        message.job.finish("done", self.clock(), f"{counted(dataset.n_users, 'listener')} × "
+                                                 f"{counted(dataset.n_items, 'artist')}, "
+                                                 f"{counted(dataset.nnz, 'play')}")
         for name in startup_models():
             self.train(name, quick=name not in message.to_train)
         self.jobs_version += 1

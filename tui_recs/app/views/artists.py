@@ -8,7 +8,7 @@ from typing import Iterable
 from textual import on
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from tui_recs.text import markup_safe
+from tui_recs.text import counted, markup_safe
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
@@ -63,8 +63,8 @@ class ArtistsScreen(ViewScreen):
         listeners = int(dataset.item_listeners[item])
         rank = int((dataset.item_listeners > listeners).sum()) + 1
         lines = [f"[b]{markup_safe(str(dataset.item_names[item]))}[/b]",
-                 f"{listeners:,} listeners",
-                 f"{dataset.item_plays[item]:,.0f} plays",
+                 counted(listeners, "listener"),
+                 counted(round(float(dataset.item_plays[item])), "play"),
                  f"[dim]#{rank:,} of {dataset.n_items:,} by listeners[/dim]"]
         lines += [f"[dim]{markup_safe(key)}:[/dim] {markup_safe(str(values[item]))}"
                   for key, values in dataset.item_meta.items() if str(values[item])]

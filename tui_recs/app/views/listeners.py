@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Iterable
 from textual import on
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from tui_recs.text import markup_safe
+from tui_recs.text import counted, markup_safe
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
@@ -89,8 +89,8 @@ class ListenersScreen(ViewScreen):
         items, plays = app.session.listener_history(user, self.ROWS)
         self.query_one("#listener-label", Static).update("[b]Listener[/b] ")
         self.query_one("#listener-summary", Static).update(
-            f" [b]{markup_safe(str(dataset.user_ids[user]))}[/b] · {row.nnz:,} artists, "
-            f"{row.data.sum():,.0f} plays")
+            f" [b]{markup_safe(str(dataset.user_ids[user]))}[/b] · {counted(row.nnz, 'artist')}, "
+            f"{counted(round(float(row.data.sum())), 'play')}")
         self.query_one("#history-title", Static).update("Top artists")
         self.query_one("#history", FittedTable).fill(
             [("#", 3), ("artist", None), ("plays", 7)], [(str(item), (str(rank), str(dataset.item_names[item]),

@@ -9,7 +9,7 @@ from textual.widget import Widget
 from textual.widgets import Label, ProgressBar, Sparkline
 
 from tui_recs.app.state import Job, model_title
-from tui_recs.text import markup_safe
+from tui_recs.text import counted, markup_safe
 
 #: How often the elapsed time and the bar are redrawn, in seconds.
 TICK = 0.2
@@ -22,7 +22,7 @@ def loss_line(losses: list[float]) -> str:
         return ""
     if len(losses) == 1:
         return f"loss {losses[0]:.5g}"
-    return f"loss {losses[0]:.4g} → {losses[-1]:.4g} ({len(losses)} iterations)"
+    return f"loss {losses[0]:.4g} → {losses[-1]:.4g} ({counted(len(losses), 'iteration')})"
 
 
 class Elapsed(Widget):
