@@ -277,6 +277,42 @@ async def test_a_bad_data_file_is_an_error_on_screen_not_a_crash(root, monkeypat
     assert app.return_code == 0
 
 
+async def test_the_loading_view_never_goes_back_a_stage(root):
+    """A model trained in a child process is then looked up in the cache: the row stays at
+    its last iteration rather than going back to "looking for a cached als model"."""
+    from tui_recs.app.messages import JobProgressed
+    from tui_recs.app.state import Job
+    from tui_recs.app.widgets.progress import JobProgress
+    from tui_recs.pipeline import Stage
+
+    release = threading.Event()
+    app = make_app(root, dataset_factory=stalled_until(release))
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.current_mode == "loading")
+            job = Job("als", "ALS", 0.0)
+            app.jobs["als"] = job
+            row = next(row for row in app.screen.query(JobProgress) if row.key == "als")
+            reports = [Stage("fit", 0.0, "looking for a cached als model"),
+                       Stage("fit", 0.5, "als iteration 1/2"),
+                       Stage("fit", 1.0, "als iteration 2/2", 0.5),
+                       Stage("fit", 0.0, "looking for a cached als model"),
+                       Stage("fit", 0.5, "als iteration 1/2")]
+            for stage in reports:
+                app.post_message(JobProgressed(job, stage))
+            await pilot.pause()
+            await pilot.pause()
+            assert (job.fraction, job.message, job.losses) == (1.0, "als iteration 2/2", [0.5])
+            assert "iteration 2/2" in str(row.query_one(".job-message").render())
+            app.post_message(JobProgressed(job, Stage("index", 0.0, "building the index")))
+            await pilot.pause()
+            assert "building the index" in str(row.query_one(".job-message").render())
+            job.finish("cancelled", 0.0)
+            await pilot.press("escape")
+    finally:
+        release.set()
+
+
 # -------------------------------------------------------------------------------- artists
 async def test_search_and_open_an_artist(root):
     app = make_app(root)
@@ -339,13 +375,19 @@ async def test_walk_related_artists_and_back(root):
         await pilot.press("down", "enter")
         second = app.history.current
         assert second != first
-        await pilot.press("enter")
+        await pilot.press("down", "down", "down", "enter")
         third = app.history.current
         assert third not in (first, second)
+        table = app.screen.query_one("#related")
+        assert table.cursor_row == 0
         await pilot.press("b")
         assert app.history.current == second
+        await pilot.pause()
+        assert table.cursor_row == 3, "back puts the cursor on the row you left"
         await pilot.press("b")
         assert app.history.current == first
+        await pilot.pause()
+        assert table.cursor_row == 1
         await pilot.press("b")  # nothing earlier: a notice, not an error
         assert app.history.current == first
 
@@ -583,6 +625,33 @@ async def test_command_palette_goes_to_an_artist(root):
         await pilot.press("enter")
         await until(pilot, lambda: app.current_mode == "artists")
         assert app.history.current == item
+
+
+async def test_command_palette_offers_a_listener_id_first(tmp_path):
+    """A number that is a listener id is that listener, before artists with the number in
+    their names ("Haircut 100") and before the ids that start with it (1000...)."""
+    from tui_recs.data.dataset import Dataset
+
+    demo = small_demo()
+    user_ids = np.array([str(row + 2) for row in range(demo.n_users)], dtype=object)
+    names = demo.item_names.copy()
+    names[:3] = ["Haircut 100", "100 Bitches", "Ugly Kid 1000"]
+    numbered = Dataset(user_items=demo.user_items, user_ids=user_ids, item_ids=demo.item_ids,
+                       item_names=names)
+    app = make_app(tmp_path, dataset_factory=lambda: numbered)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "ctrl+p")
+        await type_text(pilot, "100")
+        await pilot.pause(0.5)
+        offered = app.screen.query_one("CommandList")
+        prompts = [str(offered.get_option_at_index(index).prompt)
+                   for index in range(offered.option_count)]
+        assert "Go to listener: 100" in prompts[0]
+        assert any("Haircut 100" in prompt for prompt in prompts[1:])
+        await pilot.press("enter")
+        await until(pilot, lambda: app.current_mode == "listeners")
+        assert app.listener == 98
 
 
 async def test_command_palette_switches_the_model(root):

@@ -353,10 +353,8 @@ class TuiRecsApp(App[int]):
         job, stage = message.job, message.stage
         if not job.running:
             return
-        job.stage, job.fraction, job.message = stage.name, stage.fraction, stage.message
-        if stage.loss is not None:
-            job.losses.append(stage.loss)
-        self.jobs_version += 1
+        if job.advance(stage):
+            self.jobs_version += 1
 
     def on_model_ready(self, message: ModelReady) -> None:
         job, ready = message.job, message.ready

@@ -109,6 +109,13 @@ class ArtistsScreen(ViewScreen):
     def _go_to_related(self, event: DataTable.RowSelected) -> None:
         self.app.open_artist(int(event.row_key.value))
 
+    @on(DataTable.RowHighlighted, "#related")
+    def _note_row(self, event: DataTable.RowHighlighted) -> None:
+        # Reports of a list since replaced (a walk re-fills the table) say nothing of this one.
+        if event.row_key.value is not None and self._shown is not None and (
+                self._shown[0] == self.app.history.current):
+            self.app.history.note_row(event.cursor_row)
+
     def action_focus_search(self) -> None:
         self.query_one(ArtistSearch).box.focus()
 
@@ -121,10 +128,16 @@ class ArtistsScreen(ViewScreen):
         self.query_one("#related", DataTable).focus()
 
     def action_back(self) -> None:
-        if self.app.history.back() is None:
+        """Go back to the artist before, the cursor on the row it was left from."""
+        history = self.app.history
+        if history.back() is None:
             self.notify("This is the first artist you opened", timeout=3)
-        else:
-            self.refresh_view()
+            return
+        row = history.row
+        self.refresh_view()
+        table = self.query_one("#related", DataTable)
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1), animate=False)
 
     def action_compare(self) -> None:
         self.app.compare("artist")
