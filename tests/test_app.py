@@ -333,6 +333,25 @@ async def test_search_and_open_an_artist(root):
         assert app.screen.query_one("#related").row_count == 20
 
 
+async def test_an_unknown_name_says_so_and_suggests_the_closest(root):
+    app = make_app(root)
+    notifications = notifications_seen(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        first = app.history.current
+        [(_, name)] = distinct_artists(1)
+        # Its start matches; nothing matches it all, nor shares a third of its trigrams.
+        typed = name.lower() + "qjxzvkwpfbgqmxjzvwkqpfyxbjgzmqvh"
+        await type_text(pilot, typed)
+        await quiet(pilot)
+        matches = app.screen.query_one("#artist-search OptionList")
+        expected = f"No artist matches '{typed}' — did you mean {name}?"
+        assert matches.option_count == 1
+        assert matches.get_option_at_index(0).prompt.plain == expected
+        await pilot.press("enter")
+        assert expected in notifications and app.history.current == first
+
+
 async def test_search_folds_case_accents_and_punctuation(root):
     app = make_app(root)
     async with app.run_test(size=(80, 24)) as pilot:
