@@ -411,6 +411,47 @@ async def test_walk_related_artists_and_back(root):
         assert app.history.current == first
 
 
+async def test_copy_an_artist_or_the_list_and_open_its_page(root):
+    app = make_app(root)
+    notifications = notifications_seen(app)
+    opened: list[str] = []
+    app.open_url = lambda url, **options: opened.append(url)
+    dataset = small_demo()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "down", "y")
+        table = app.screen.query_one("#related")
+        second = int(table.coordinate_to_cell_key((1, 0)).row_key.value)
+        name = str(dataset.item_names[second])
+        assert app.clipboard == name and f"Copied {name}" in notifications
+        await pilot.press("Y")
+        lines = app.clipboard.splitlines()
+        assert lines[0] == "#\tartist\tsimilarity\tlisteners" and len(lines) == 21
+        assert lines[2].split("\t")[:2] == ["2", name]
+        assert "Copied 20 rows as TSV" in notifications[-1]
+        await pilot.press("o")
+        from urllib.parse import quote_plus
+
+        assert opened == ["https://www.last.fm/search?q=" + quote_plus(name)]
+        assert notifications[-1] == f"Opened {opened[0]}"
+
+
+def test_an_artist_page_comes_from_the_data_when_it_is_a_web_address():
+    from tui_recs.app.views.lists import artist_url
+    from tui_recs.data.dataset import Dataset
+
+    demo = small_demo()
+    urls = np.array(["http://www.last.fm/music/First", "javascript:alert(1)",
+                     "https://x.test/a\x1b[2J"] + [""] * (demo.n_items - 3), dtype=object)
+    names = demo.item_names.copy()
+    names[1] = "AC/DC & Friends"
+    data = Dataset(user_items=demo.user_items, user_ids=demo.user_ids, item_ids=demo.item_ids,
+                   item_names=names, item_meta={"url": urls})
+    assert artist_url(data, 0) == "http://www.last.fm/music/First"
+    assert artist_url(data, 1) == "https://www.last.fm/search?q=AC%2FDC+%26+Friends"
+    assert artist_url(data, 2).startswith("https://www.last.fm/search?q=")
+
+
 async def test_m_switches_between_als_and_lsa(root):
     app = make_app(root)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -14,11 +14,12 @@ from textual.widgets import DataTable, Static
 
 from tui_recs.app.state import model_title
 from tui_recs.app.views.base import ViewScreen, format_score, lookup_label
+from tui_recs.app.views.lists import LIST_BINDINGS, ListKeys
 from tui_recs.app.widgets.fitted import FittedTable
 from tui_recs.app.widgets.search import ArtistSearch
 
 
-class ArtistsScreen(ViewScreen):
+class ArtistsScreen(ListKeys, ViewScreen):
     """A search box with as-you-type matches; the chosen artist's related artists from the
     model in use, and its listeners and plays. Enter on a related artist goes to it; b goes
     back."""
@@ -29,6 +30,7 @@ class ArtistsScreen(ViewScreen):
         Binding("b,backspace", "back", "Back", id="artists.back", key_display="b"),
         Binding("c", "compare", "Compare models", id="artists.compare"),
         Binding("escape", "leave_search", "Leave search", id="artists.leave"),
+        *LIST_BINDINGS,
     ]
     #: Related artists listed.
     RELATED = 20

@@ -14,6 +14,7 @@ from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
 from tui_recs.app.state import model_title
 from tui_recs.app.views.base import ViewScreen, format_score
+from tui_recs.app.views.lists import LIST_BINDINGS, ListKeys
 from tui_recs.app.widgets.fitted import FittedTable, fit
 from tui_recs.app.widgets.search import ArtistSearch
 from tui_recs.app.widgets.textbox import TextBox
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 NAME, BAR = 28, 16
 
 
-class ListenersScreen(ViewScreen):
+class ListenersScreen(ListKeys, ViewScreen):
     """Pick a listener by id (or a random one): their top artists with plays, their
     recommendations (already-heard artists left out) and, for the highlighted one, the
     artists that led to it (ALS). ``n`` switches to a new listener built from picked artists."""
@@ -39,6 +40,7 @@ class ListenersScreen(ViewScreen):
         Binding("c", "compare", "Compare", id="listeners.compare"),
         Binding("delete,x", "remove_pick", "Remove pick", id="listeners.remove", key_display="del"),
         Binding("escape", "leave_box", "Leave box", id="listeners.leave"),
+        *LIST_BINDINGS,
     ]
     #: Artists listed on each side.
     ROWS = 20
