@@ -333,6 +333,63 @@ async def test_search_and_open_an_artist(root):
         assert app.screen.query_one("#related").row_count == 20
 
 
+async def test_the_related_artists_follow_the_highlighted_match(root):
+    """Preview as you move: the highlighted match's related artists show once the highlight
+    rests; Enter opens it (the back history only records what was opened)."""
+    app = make_app(root)
+    dataset = small_demo()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        first = app.history.current
+        await type_text(pilot, "the")
+        await quiet(pilot)
+        matches = app.screen.query_one("#artist-search OptionList")
+        second = int(matches.get_option_at_index(1).id)
+        await pilot.press("down")
+        await pilot.pause(0.05)
+        title = app.screen.query_one("#related-title")
+        assert str(dataset.item_names[second]) not in str(title.render()), "not at once"
+        await until(pilot, lambda: str(dataset.item_names[second]) in str(title.render()))
+        assert "preview" in str(title.render()) and app.history.current == first
+        related = app.screen.query_one("#related")
+        assert [int(key.value) for key in related.rows] == \
+            app.models["als"].similar(second, 20)[0].tolist()
+        await pilot.press("enter")
+        assert app.history.current == second and "preview" not in str(title.render())
+        await pilot.press("b")
+        assert app.history.current == first
+
+
+async def test_leaving_the_search_opens_the_previewed_match(root):
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        first = app.history.current
+        await pilot.press("down", "down")
+        matches = app.screen.query_one("#artist-search OptionList")
+        third = int(matches.get_option_at_index(2).id)
+        await until(pilot, lambda: app.screen.shown_item == third)
+        await pilot.press("escape")
+        assert app.history.current == third and app.focused.id == "related"
+        await pilot.press("b")
+        assert app.history.current == first
+
+
+async def test_the_recommendations_follow_the_listener_id_typed(root):
+    app = make_app(root)
+    dataset = small_demo()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "2", "slash")
+        await type_text(pilot, str(dataset.user_ids[7])[:-1])
+        await pilot.pause(0.3)
+        assert app.listener == 0, "a half-typed id previews nothing"
+        await type_text(pilot, str(dataset.user_ids[7])[-1])
+        await until(pilot, lambda: app.listener == 7)
+        assert isinstance(app.focused, TextBox), "typing goes on in the box"
+        assert app.screen.query_one("#recommended").row_count == 20
+
+
 async def test_an_unknown_name_says_so_and_suggests_the_closest(root):
     app = make_app(root)
     notifications = notifications_seen(app)
