@@ -31,9 +31,10 @@ def small_demo():
 
 
 def make_app(root: Path, **options) -> TuiRecsApp:
-    """An app on the small demo data with its cache and config under ``root``."""
+    """An app on the small demo data with its cache and config under ``root``; ``fresh``
+    (not where the last test's app left off) unless asked otherwise."""
     settings = dict(dataset_factory=small_demo, model_params=SMALL_MODELS, cache_dir=root / "cache",
-                    config_path=root / "config.json", cursor_blink=False, seed=0)
+                    config_path=root / "config.json", cursor_blink=False, seed=0, fresh=True)
     settings.update(options)
     app = TuiRecsApp(**settings)
     app.animation_level = "none"
@@ -845,6 +846,57 @@ async def test_the_theme_is_remembered(root, tmp_path):
     async with again.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert again.theme == "nord"
+
+
+async def test_the_next_start_opens_where_the_session_left_off(root, tmp_path):
+    config = tmp_path / "config.json"
+    dataset = small_demo()
+    app = make_app(root, config_path=config, fresh=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "down", "enter", "m", "2", "slash")
+        walked = app.history.current
+        await type_text(pilot, str(dataset.user_ids[7]))
+        await pilot.press("enter")
+        assert app.listener == 7
+    saved = json.loads(config.read_text())["session"]
+    assert saved["view"] == "listeners" and saved["model"] == "lsa"
+    assert saved["artist"] == str(dataset.item_names[walked])
+    assert saved["params"]["als"]["factors"] == SMALL_MODELS["als"]["factors"]
+
+    again = make_app(root, config_path=config, fresh=False, model_params=None)
+    async with again.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert again.current_mode == "listeners" and again.listener == 7
+        assert again.history.current == walked and again.preferred == "lsa"
+        assert again.model_params["als"]["factors"] == SMALL_MODELS["als"]["factors"]
+        assert "LSA" in str(again.screen.query_one("#recs-title").render())
+
+    clean = make_app(root, config_path=config, fresh=True)
+    async with clean.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert clean.current_mode == "artists" and clean.preferred == "als"
+        assert clean.history.current == int(dataset.top_items(1)[0])
+
+
+@pytest.mark.parametrize("content", [
+    "{not json", "[" * 100_000 + "]" * 100_000, '"just a string"', " " * (2 << 20),
+    json.dumps({"session": {"view": "loading", "model": "rm -rf /", "artist": 5,
+                            "params": {"als": {"alpha": float("nan")}, "evil": {},
+                                       "lsa": {"factors": 10**9}, "popularity": "x"}}}),
+], ids=["not-json", "too-deep", "not-an-object", "too-large", "hostile-fields"])
+async def test_a_damaged_or_hostile_config_is_ignored_with_a_notification(root, tmp_path,
+                                                                          content):
+    config = tmp_path / "config.json"
+    config.write_text(content, encoding="utf-8")
+    app = make_app(root, config_path=config, fresh=False, model_params=None)
+    notifications = notifications_seen(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.current_mode == "artists" and app.preferred == "als"
+        assert not any(app.model_params.values()), "nothing of it is used"
+        assert any(str(config) in message and "ignored" in message
+                   for message in notifications), notifications
 
 
 def test_every_binding_has_an_id():
