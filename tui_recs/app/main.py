@@ -87,7 +87,8 @@ class TuiRecsApp(App[int]):
     }
     # The first view: chosen per app in __init__.
     DEFAULT_MODE = "artists"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    # Below 80 columns the Artists view stacks its panes (see the stylesheet).
+    HORIZONTAL_BREAKPOINTS = [(0, "-stacked"), (80, "-narrow"), (110, "-wide")]
     COMMANDS = App.COMMANDS | {ArtistCommands, ListenerCommands, ActionCommands}
     BINDINGS = [
         # Not in the footer: the bar at the top shows the views with their keys.
