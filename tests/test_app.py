@@ -625,7 +625,21 @@ async def test_compare_stacks_the_lists_on_a_narrow_terminal(root):
         assert "→" in drawing or "×" in drawing
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 50)])
+async def test_below_80_columns_the_artists_view_stacks_and_names_get_the_width(root):
+    app = make_app(root)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        search, related = app.screen.query_one("#artist-search"), app.screen.query_one("#related")
+        assert search.region.width == 60 and related.region.y > search.region.y
+        assert search.region.height == 5, "the matches show while the search has the focus"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert search.region.height == 1, "then only its box"
+        artist_column = related.columns["artist"].get_render_width(related)
+        assert artist_column >= 30 and related.row_count == 20
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40), (200, 50)])
 async def test_lists_fit_their_width_at_every_size(root, size):
     """No column pushed out of sight, whatever the breakpoint docks beside the tables."""
     app = make_app(root)
