@@ -944,6 +944,19 @@ def test_run_passes_the_mouse_setting_and_returns_the_exit_code(monkeypatch):
     assert int(environment["NUMBA_NUM_THREADS"]) >= 1  # a core is left for the UI
 
 
+@pytest.mark.parametrize("argv, fresh", [([], False), (["--fresh"], True)])
+def test_fresh_on_the_command_line_starts_the_app_clean(monkeypatch, argv, fresh):
+    import tui_recs.app
+    import tui_recs.app.terminal
+    from tui_recs.cli import main
+
+    seen = {}
+    monkeypatch.setattr(tui_recs.app.terminal, "refusal", lambda *args: "")
+    monkeypatch.setattr(tui_recs.app, "run", lambda **options: seen.update(options) or 0)
+    assert main(argv) == 0
+    assert seen["fresh"] is fresh
+
+
 def test_importing_the_app_package_is_cheap():
     import subprocess
     import sys
