@@ -35,9 +35,10 @@ def small_demo():
 
 
 def make_app(root: Path, **options) -> TuiRecsApp:
-    """An app on the small demo data with its cache and config under ``root``."""
+    """An app on the small demo data with its cache and config under ``root``; ``fresh``
+    (not where the last test's app left off) unless asked otherwise."""
     settings = dict(dataset_factory=small_demo, model_params=SMALL_MODELS, cache_dir=root / "cache",
-                    config_path=root / "config.json", cursor_blink=False, seed=0)
+                    config_path=root / "config.json", cursor_blink=False, seed=0, fresh=True)
     settings.update(options)
     app = TuiRecsApp(**settings)
     app.animation_level = "none"
@@ -281,6 +282,42 @@ async def test_a_bad_data_file_is_an_error_on_screen_not_a_crash(root, monkeypat
     assert app.return_code == 0
 
 
+async def test_the_loading_view_never_goes_back_a_stage(root):
+    """A model trained in a child process is then looked up in the cache: the row stays at
+    its last iteration rather than going back to "looking for a cached als model"."""
+    from tui_recs.app.messages import JobProgressed
+    from tui_recs.app.state import Job
+    from tui_recs.app.widgets.progress import JobProgress
+    from tui_recs.pipeline import Stage
+
+    release = threading.Event()
+    app = make_app(root, dataset_factory=stalled_until(release))
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.current_mode == "loading")
+            job = Job("als", "ALS", 0.0)
+            app.jobs["als"] = job
+            row = next(row for row in app.screen.query(JobProgress) if row.key == "als")
+            reports = [Stage("fit", 0.0, "looking for a cached als model"),
+                       Stage("fit", 0.5, "als iteration 1/2"),
+                       Stage("fit", 1.0, "als iteration 2/2", 0.5),
+                       Stage("fit", 0.0, "looking for a cached als model"),
+                       Stage("fit", 0.5, "als iteration 1/2")]
+            for stage in reports:
+                app.post_message(JobProgressed(job, stage))
+            await pilot.pause()
+            await pilot.pause()
+            assert (job.fraction, job.message, job.losses) == (1.0, "als iteration 2/2", [0.5])
+            assert "iteration 2/2" in str(row.query_one(".job-message").render())
+            app.post_message(JobProgressed(job, Stage("index", 0.0, "building the index")))
+            await pilot.pause()
+            assert "building the index" in str(row.query_one(".job-message").render())
+            job.finish("cancelled", 0.0)
+            await pilot.press("escape")
+    finally:
+        release.set()
+
+
 # -------------------------------------------------------------------------------- artists
 async def test_search_and_open_an_artist(root):
     app = make_app(root)
@@ -299,6 +336,82 @@ async def test_search_and_open_an_artist(root):
         assert "listeners" in str(app.screen.query_one("#artist-info").render())
         assert app.focused.id == "related"
         assert app.screen.query_one("#related").row_count == 20
+
+
+async def test_the_related_artists_follow_the_highlighted_match(root):
+    """Preview as you move: the highlighted match's related artists show once the highlight
+    rests; Enter opens it (the back history only records what was opened)."""
+    app = make_app(root)
+    dataset = small_demo()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        first = app.history.current
+        await type_text(pilot, "the")
+        await quiet(pilot)
+        matches = app.screen.query_one("#artist-search OptionList")
+        second = int(matches.get_option_at_index(1).id)
+        await pilot.press("down")
+        await pilot.pause(0.05)
+        title = app.screen.query_one("#related-title")
+        assert str(dataset.item_names[second]) not in str(title.render()), "not at once"
+        await until(pilot, lambda: str(dataset.item_names[second]) in str(title.render()))
+        assert "preview" in str(title.render()) and app.history.current == first
+        related = app.screen.query_one("#related")
+        assert [int(key.value) for key in related.rows] == \
+            app.models["als"].similar(second, 20)[0].tolist()
+        await pilot.press("enter")
+        assert app.history.current == second and "preview" not in str(title.render())
+        await pilot.press("b")
+        assert app.history.current == first
+
+
+async def test_leaving_the_search_opens_the_previewed_match(root):
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        first = app.history.current
+        await pilot.press("down", "down")
+        matches = app.screen.query_one("#artist-search OptionList")
+        third = int(matches.get_option_at_index(2).id)
+        await until(pilot, lambda: app.screen.shown_item == third)
+        await pilot.press("escape")
+        assert app.history.current == third and app.focused.id == "related"
+        await pilot.press("b")
+        assert app.history.current == first
+
+
+async def test_the_recommendations_follow_the_listener_id_typed(root):
+    app = make_app(root)
+    dataset = small_demo()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "2", "slash")
+        await type_text(pilot, str(dataset.user_ids[7])[:-1])
+        await pilot.pause(0.3)
+        assert app.listener == 0, "a half-typed id previews nothing"
+        await type_text(pilot, str(dataset.user_ids[7])[-1])
+        await until(pilot, lambda: app.listener == 7)
+        assert isinstance(app.focused, TextBox), "typing goes on in the box"
+        assert app.screen.query_one("#recommended").row_count == 20
+
+
+async def test_an_unknown_name_says_so_and_suggests_the_closest(root):
+    app = make_app(root)
+    notifications = notifications_seen(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        first = app.history.current
+        [(_, name)] = distinct_artists(1)
+        # Its start matches; nothing matches it all, nor shares a third of its trigrams.
+        typed = name.lower() + "qjxzvkwpfbgqmxjzvwkqpfyxbjgzmqvh"
+        await type_text(pilot, typed)
+        await quiet(pilot)
+        matches = app.screen.query_one("#artist-search OptionList")
+        expected = f"No artist matches '{typed}' — did you mean {name}?"
+        assert matches.option_count == 1
+        assert matches.get_option_at_index(0).prompt.plain == expected
+        await pilot.press("enter")
+        assert expected in notifications and app.history.current == first
 
 
 async def test_search_folds_case_accents_and_punctuation(root):
@@ -343,15 +456,62 @@ async def test_walk_related_artists_and_back(root):
         await pilot.press("down", "enter")
         second = app.history.current
         assert second != first
-        await pilot.press("enter")
+        await pilot.press("down", "down", "down", "enter")
         third = app.history.current
         assert third not in (first, second)
+        table = app.screen.query_one("#related")
+        assert table.cursor_row == 0
         await pilot.press("b")
         assert app.history.current == second
+        await pilot.pause()
+        assert table.cursor_row == 3, "back puts the cursor on the row you left"
         await pilot.press("b")
         assert app.history.current == first
+        await pilot.pause()
+        assert table.cursor_row == 1
         await pilot.press("b")  # nothing earlier: a notice, not an error
         assert app.history.current == first
+
+
+async def test_copy_an_artist_or_the_list_and_open_its_page(root):
+    app = make_app(root)
+    notifications = notifications_seen(app)
+    opened: list[str] = []
+    app.open_url = lambda url, **options: opened.append(url)
+    dataset = small_demo()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "down", "y")
+        table = app.screen.query_one("#related")
+        second = int(table.coordinate_to_cell_key((1, 0)).row_key.value)
+        name = str(dataset.item_names[second])
+        assert app.clipboard == name and f"Copied {name}" in notifications
+        await pilot.press("Y")
+        lines = app.clipboard.splitlines()
+        assert lines[0] == "#\tartist\tsimilarity\tlisteners" and len(lines) == 21
+        assert lines[2].split("\t")[:2] == ["2", name]
+        assert "Copied 20 rows as TSV" in notifications[-1]
+        await pilot.press("o")
+        from urllib.parse import quote_plus
+
+        assert opened == ["https://www.last.fm/search?q=" + quote_plus(name)]
+        assert notifications[-1] == f"Opened {opened[0]}"
+
+
+def test_an_artist_page_comes_from_the_data_when_it_is_a_web_address():
+    from tui_recs.app.views.lists import artist_url
+    from tui_recs.data.dataset import Dataset
+
+    demo = small_demo()
+    urls = np.array(["http://www.last.fm/music/First", "javascript:alert(1)",
+                     "https://x.test/a\x1b[2J"] + [""] * (demo.n_items - 3), dtype=object)
+    names = demo.item_names.copy()
+    names[1] = "AC/DC & Friends"
+    data = Dataset(user_items=demo.user_items, user_ids=demo.user_ids, item_ids=demo.item_ids,
+                   item_names=names, item_meta={"url": urls})
+    assert artist_url(data, 0) == "http://www.last.fm/music/First"
+    assert artist_url(data, 1) == "https://www.last.fm/search?q=AC%2FDC+%26+Friends"
+    assert artist_url(data, 2).startswith("https://www.last.fm/search?q=")
 
 
 async def test_m_switches_between_als_and_lsa(root):
@@ -469,7 +629,21 @@ async def test_compare_stacks_the_lists_on_a_narrow_terminal(root):
         assert "→" in drawing or "×" in drawing
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 50)])
+async def test_below_80_columns_the_artists_view_stacks_and_names_get_the_width(root):
+    app = make_app(root)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        search, related = app.screen.query_one("#artist-search"), app.screen.query_one("#related")
+        assert search.region.width == 60 and related.region.y > search.region.y
+        assert search.region.height == 5, "the matches show while the search has the focus"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert search.region.height == 1, "then only its box"
+        artist_column = related.columns["artist"].get_render_width(related)
+        assert artist_column >= 30 and related.row_count == 20
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40), (200, 50)])
 async def test_lists_fit_their_width_at_every_size(root, size):
     """No column pushed out of sight, whatever the breakpoint docks beside the tables."""
     app = make_app(root)
@@ -592,6 +766,33 @@ async def test_command_palette_goes_to_an_artist(root):
         assert app.history.current == item
 
 
+async def test_command_palette_offers_a_listener_id_first(tmp_path):
+    """A number that is a listener id is that listener, before artists with the number in
+    their names ("Haircut 100") and before the ids that start with it (1000...)."""
+    from tui_recs.data.dataset import Dataset
+
+    demo = small_demo()
+    user_ids = np.array([str(row + 2) for row in range(demo.n_users)], dtype=object)
+    names = demo.item_names.copy()
+    names[:3] = ["Haircut 100", "100 Bitches", "Ugly Kid 1000"]
+    numbered = Dataset(user_items=demo.user_items, user_ids=user_ids, item_ids=demo.item_ids,
+                       item_names=names)
+    app = make_app(tmp_path, dataset_factory=lambda: numbered)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "ctrl+p")
+        await type_text(pilot, "100")
+        await pilot.pause(0.5)
+        offered = app.screen.query_one("CommandList")
+        prompts = [str(offered.get_option_at_index(index).prompt)
+                   for index in range(offered.option_count)]
+        assert "Go to listener: 100" in prompts[0]
+        assert any("Haircut 100" in prompt for prompt in prompts[1:])
+        await pilot.press("enter")
+        await until(pilot, lambda: app.current_mode == "listeners")
+        assert app.listener == 98
+
+
 async def test_command_palette_switches_the_model(root):
     app = make_app(root)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -668,6 +869,57 @@ async def test_the_theme_is_remembered(root, tmp_path):
         assert again.theme == "nord"
 
 
+async def test_the_next_start_opens_where_the_session_left_off(root, tmp_path):
+    config = tmp_path / "config.json"
+    dataset = small_demo()
+    app = make_app(root, config_path=config, fresh=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "down", "enter", "m", "2", "slash")
+        walked = app.history.current
+        await type_text(pilot, str(dataset.user_ids[7]))
+        await pilot.press("enter")
+        assert app.listener == 7
+    saved = json.loads(config.read_text())["session"]
+    assert saved["view"] == "listeners" and saved["model"] == "lsa"
+    assert saved["artist"] == str(dataset.item_names[walked])
+    assert saved["params"]["als"]["factors"] == SMALL_MODELS["als"]["factors"]
+
+    again = make_app(root, config_path=config, fresh=False, model_params=None)
+    async with again.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert again.current_mode == "listeners" and again.listener == 7
+        assert again.history.current == walked and again.preferred == "lsa"
+        assert again.model_params["als"]["factors"] == SMALL_MODELS["als"]["factors"]
+        assert "LSA" in str(again.screen.query_one("#recs-title").render())
+
+    clean = make_app(root, config_path=config, fresh=True)
+    async with clean.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert clean.current_mode == "artists" and clean.preferred == "als"
+        assert clean.history.current == int(dataset.top_items(1)[0])
+
+
+@pytest.mark.parametrize("content", [
+    "{not json", "[" * 100_000 + "]" * 100_000, '"just a string"', " " * (2 << 20),
+    json.dumps({"session": {"view": "loading", "model": "rm -rf /", "artist": 5,
+                            "params": {"als": {"alpha": float("nan")}, "evil": {},
+                                       "lsa": {"factors": 10**9}, "popularity": "x"}}}),
+], ids=["not-json", "too-deep", "not-an-object", "too-large", "hostile-fields"])
+async def test_a_damaged_or_hostile_config_is_ignored_with_a_notification(root, tmp_path,
+                                                                          content):
+    config = tmp_path / "config.json"
+    config.write_text(content, encoding="utf-8")
+    app = make_app(root, config_path=config, fresh=False, model_params=None)
+    notifications = notifications_seen(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.current_mode == "artists" and app.preferred == "als"
+        assert not any(app.model_params.values()), "nothing of it is used"
+        assert any(str(config) in message and "ignored" in message
+                   for message in notifications), notifications
+
+
 def test_every_binding_has_an_id():
     from textual.binding import Binding
 
@@ -697,6 +949,19 @@ def test_run_passes_the_mouse_setting_and_returns_the_exit_code(monkeypatch):
     assert seen == {"mouse": False}
     assert environment["NUMBA_NUM_THREADS"] == environment["OPENBLAS_NUM_THREADS"]
     assert int(environment["NUMBA_NUM_THREADS"]) >= 1  # a core is left for the UI
+
+
+@pytest.mark.parametrize("argv, fresh", [([], False), (["--fresh"], True)])
+def test_fresh_on_the_command_line_starts_the_app_clean(monkeypatch, argv, fresh):
+    import tui_recs.app
+    import tui_recs.app.terminal
+    from tui_recs.cli import main
+
+    seen = {}
+    monkeypatch.setattr(tui_recs.app.terminal, "refusal", lambda *args: "")
+    monkeypatch.setattr(tui_recs.app, "run", lambda **options: seen.update(options) or 0)
+    assert main(argv) == 0
+    assert seen["fresh"] is fresh
 
 
 def test_importing_the_app_package_is_cheap():

@@ -1286,7 +1286,7 @@ def test_the_command_line_passes_encoding_on_to_the_app(tmp_path, capsys, monkey
     data = write_tsv(tmp_path / "plays.tsv")
     assert run(capsys, "--data", str(data), "--encoding", "latin-1")[0] == 0
     assert opened == [{"data": str(data), "format": "auto", "cache_dir": None, "use_cache": True,
-                       "mouse": True, "encoding": "iso8859-1"}]  # its canonical name
+                       "mouse": True, "encoding": "iso8859-1", "fresh": False}]  # canonical
     assert_fails(run(capsys, "--encoding", "latin-1"), 2, "--encoding", "--data")
     assert len(opened) == 1
 

@@ -250,6 +250,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.add_argument("--no-mouse", action="store_true", help="(UI) leave the mouse to the terminal")
+    parser.add_argument("--fresh", action="store_true",
+                        help="(UI) start clean, not where the last session left off")
     _add_data_options(parser)
     commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
@@ -1009,7 +1011,8 @@ def _run_app(args: argparse.Namespace) -> int:
     import tui_recs.app as app
 
     return app.run(data=args.data, format=args.format, cache_dir=args.cache_dir,
-                   use_cache=not args.no_cache, mouse=not args.no_mouse, encoding=args.encoding)
+                   use_cache=not args.no_cache, mouse=not args.no_mouse, encoding=args.encoding,
+                   fresh=args.fresh)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,17 +31,19 @@ def leave_a_core_for_the_ui() -> None:
 
 
 def run(data: str | Path | None = None, format: str = "auto", cache_dir: str | Path | None = None,
-        use_cache: bool = True, mouse: bool = True, encoding: str | None = None) -> int:
+        use_cache: bool = True, mouse: bool = True, encoding: str | None = None,
+        fresh: bool = False) -> int:
     """Open the app on ``data`` (None: the built-in demo data; ``encoding`` its text encoding,
     None to detect it) on this process's terminal; returns the exit code. The caller checks
-    that there is one (:func:`terminal.refusal`)."""
+    that there is one (:func:`terminal.refusal`). ``fresh``: not where the last session left
+    off."""
     leave_a_core_for_the_ui()
     display = display_for(os.environ, terminfo_colours(os.environ.get("TERM", ""), os.environ))
     os.environ["TEXTUAL_COLOR_SYSTEM"] = display.textual_colour_system  # read at import
     from tui_recs.app.main import TuiRecsApp  # textual reads TEXTUAL_COLOR_SYSTEM as it loads
 
     app = TuiRecsApp(data, format=format, cache_dir=cache_dir, use_cache=use_cache,
-                     encoding=encoding)
+                     encoding=encoding, fresh=fresh)
     show_as(app, display)
     with quit_when_terminal_lost(app):
         app.run(mouse=mouse)

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 #: Hits each provider offers for one query.
 LIMIT = 12
+#: The palette lists hits by score, highest first: a listener whose id is the query exactly
+#: outranks every artist ("2100" is listener 2100 before "Haircut 100"), artists (at most
+#: ARTIST_TOP) outrank listener ids that merely start with the query.
+EXACT_ID, ARTIST_TOP, ID_PREFIX = 1.0, 0.95, 0.5
 
 
 class ArtistCommands(Provider):
@@ -29,12 +33,13 @@ class ArtistCommands(Provider):
         listeners = app.dataset.item_listeners
         for rank, hit in enumerate(app.names.search(query, LIMIT)):
             text = printable(f"Go to artist: {hit.name}")
-            yield Hit(1.0 - rank / (2 * LIMIT), Content(text), partial(app.open_artist, hit.item),
+            yield Hit(ARTIST_TOP * (1.0 - rank / (2 * LIMIT)), Content(text),
+                      partial(app.open_artist, hit.item),
                       text=text, help=counted(int(listeners[hit.item]), "listener"))
 
 
 class ListenerCommands(Provider):
-    """"Go to listener": listener ids starting with the query."""
+    """"Go to listener": the listener whose id is the query first, then ids starting with it."""
 
     async def search(self, query: str) -> Hits:
         app: TuiRecsApp = self.app
@@ -44,7 +49,7 @@ class ListenerCommands(Provider):
         for row in app.listener_ids.with_prefix(prefix, LIMIT):
             user_id = str(app.dataset.user_ids[row])
             text = printable(f"Go to listener: {user_id}")
-            yield Hit(0.9 if len(prefix) == len(user_id) else 0.6, Content(text),
+            yield Hit(EXACT_ID if user_id.lower() == prefix.lower() else ID_PREFIX, Content(text),
                       partial(app.open_listener, row), text=text)
 
 

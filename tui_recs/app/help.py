@@ -22,8 +22,10 @@ the cache; until a model is ready, the views answer with one that is, and say so
 Switch views with **1**–**4** (or click them at the top); **ctrl+p** opens the command palette:
 type an artist's name or a listener id to go there, or a command (use a model, retrain,
 evaluate, change the theme). **m** switches to the next model everywhere. In a search box,
-**↑**/**↓** choose a match and **Enter** opens it; **Esc** leaves the box, so that the keys
-below work again. **Tab** moves between the parts of a view.
+**↑**/**↓** choose a match (its related artists show as the highlight rests on it) and
+**Enter** opens it; **Esc** leaves the box, so that the keys below work again. **Tab** moves
+between the parts of a view. In a list, **y** copies the highlighted artist, **Y** the whole
+list as TSV, **o** opens the artist's Last.fm page.
 """
 
 OUTRO = """\
@@ -32,6 +34,8 @@ OUTRO = """\
 - Training, evaluation and loading run in the background; the line above the footer shows
   them, and the Models view has the details. A retrained model replaces the old one when
   it is ready.
+- The next start opens where you left off: the view, the artist and listener, the model and
+  the hyperparameters you set (`tui-recs --fresh` starts clean).
 - The theme you pick (palette → *Theme*) is remembered. Keys can be changed in the config
   file (`keymap`: binding id → key), e.g. `{"keymap": {"artists.back": "left"}}`.
 - Start with `--no-mouse` to leave the mouse to your terminal (text selection over SSH).

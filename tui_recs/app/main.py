@@ -24,6 +24,7 @@ from textual.reactive import reactive
 from tui_recs.app.commands import ActionCommands, ArtistCommands, ListenerCommands
 from tui_recs.app.config import Config, default_config_path
 from tui_recs.app.help import HelpScreen
+from tui_recs.app.memory import Remembered, find_artist, find_listener, merged_params
 from tui_recs.app.messages import (DataLoaded, EvaluationDone, JobEnded, JobProgressed,
                                    ModelReady, NamesIndexed, Warned, describe_error)
 from tui_recs.app.state import VIEWS, History, Job, model_title, startup_models
@@ -87,7 +88,8 @@ class TuiRecsApp(App[int]):
     }
     # The first view: chosen per app in __init__.
     DEFAULT_MODE = "artists"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    # Below 80 columns the Artists view stacks its panes (see the stylesheet).
+    HORIZONTAL_BREAKPOINTS = [(0, "-stacked"), (80, "-narrow"), (110, "-wide")]
     COMMANDS = App.COMMANDS | {ArtistCommands, ListenerCommands, ActionCommands}
     BINDINGS = [
         # Not in the footer: the bar at the top shows the views with their keys.
@@ -120,7 +122,7 @@ class TuiRecsApp(App[int]):
                  model_params: dict[str, dict[str, Any]] | None = None,
                  config_path: Path | None = None, clock: Callable[[], float] = time.monotonic,
                  cursor_blink: bool = True, seed: int | None = None,
-                 encoding: str | None = None) -> None:
+                 encoding: str | None = None, fresh: bool = False) -> None:
         """
         Args:
             data, format, cache_dir, use_cache, encoding: as the command line's ``--data``
@@ -132,6 +134,7 @@ class TuiRecsApp(App[int]):
             clock: seconds, for elapsed times (tests freeze it).
             cursor_blink: whether text cursors blink (tests turn it off).
             seed: seed of the random listener picker (None: fresh randomness).
+            fresh: start clean, not where the last session left off (it is still saved).
         """
         # The first view, set before App.__init__ opens it: the Artists view when the data is
         # in the cache (everything is ready in a moment), else the loading view. Switching to
@@ -139,7 +142,13 @@ class TuiRecsApp(App[int]):
         # while the loader held the GIL: stalls of 80-100 ms at start-up.
         cached = _dataset_cached(data, format, cache_dir, use_cache, demo_options,
                                  dataset_factory, encoding)
-        self.DEFAULT_MODE = "artists" if cached else "loading"
+        # The last session (read before App.__init__, which opens the first view).
+        config_path = config_path or default_config_path()
+        config = Config.load(config_path)
+        remembered = Remembered() if fresh else config.session
+        #: The view the app opens on once the data is in: the last session's, or Artists.
+        self.home_view = remembered.view or "artists"
+        self.DEFAULT_MODE = self.home_view if cached else "loading"
         super().__init__()
         self.data_path = data
         self.data_format = format
@@ -148,9 +157,8 @@ class TuiRecsApp(App[int]):
         self.use_cache = use_cache
         self.demo_options = dict(demo_options or {})
         self.dataset_factory = dataset_factory
-        self.model_params = {name: dict(params) for name, params in (model_params or {}).items()}
-        self.config_path = config_path or default_config_path()
-        self.config = Config.load(self.config_path)
+        self.config_path, self.config, self.remembered = config_path, config, remembered
+        self.model_params = merged_params(remembered.params, model_params or {})
         self.clock = clock
         self.cursor_blink = cursor_blink
         self.rng = random.Random(seed)
@@ -172,6 +180,8 @@ class TuiRecsApp(App[int]):
         self.picks: list[int] = []
         self.compare_pair = registry.names()[:2]
         self.compare_subject = "artist"
+        if remembered.model is not None:
+            self.preferred = remembered.model
 
     # ---------------------------------------------------------------------------- start-up
     def on_load(self) -> None:
@@ -183,6 +193,8 @@ class TuiRecsApp(App[int]):
         if self.config.theme in self.available_themes:
             self.theme = self.config.theme
         self.theme_changed_signal.subscribe(self, self._save_theme)
+        for problem in self.config.problems:  # a damaged or hostile settings file
+            self.notify(markup_safe(problem), title="Settings", severity="warning", timeout=10)
         # The core warns through Python's warnings (from any thread): notifications here.
         self._show_warning, warnings.showwarning = warnings.showwarning, self._post_warning
         # At once, not after the first paint: the loader's work overlaps the app's start-up
@@ -192,6 +204,43 @@ class TuiRecsApp(App[int]):
     def on_unmount(self) -> None:
         gc.unfreeze()  # what the app held can be collected once it has gone (tests run many)
         warnings.showwarning = self._show_warning
+        self._save_session()
+
+    # ----------------------------------------------------------------- the last session
+    @property
+    def source_key(self) -> str:
+        """Which data this is, for the saved session: its path as given, or "demo"."""
+        return "demo" if self.data_path is None else str(self.data_path)
+
+    def _save_session(self) -> None:
+        """Remember where this session leaves off (quietly: the app is closing)."""
+        dataset = self.dataset
+        if dataset is None:
+            return
+        item, user = self.history.current, self.listener
+        view = self.current_mode if self.current_mode in VIEWS else self.home_view
+        self.config.session = Remembered(
+            source=self.source_key, view=view, model=self.preferred,
+            artist=None if item is None else str(dataset.item_names[item]),
+            listener=None if user is None else str(dataset.user_ids[user]),
+            params={name: dict(params) for name, params in self.model_params.items() if params})
+        try:
+            self.config.save(self.config_path)
+        except OSError:
+            pass  # nowhere to say it: the next start opens as a fresh one
+
+    def _restore_subjects(self, dataset: "Dataset") -> None:
+        """The last session's artist and listener, when it explored the same data."""
+        remembered = self.remembered
+        if remembered.source != self.source_key:
+            return
+        item = find_artist(dataset, remembered.artist)
+        if item is not None:
+            self.history = History()
+            self.history.visit(item)
+        user = find_listener(dataset, remembered.listener)
+        if user is not None:
+            self.listener = user
 
     def _post_warning(self, message: Warning | str, *rest: Any) -> None:
         self.post_message(Warned(str(message)))  # thread-safe, unlike notify
@@ -293,6 +342,7 @@ class TuiRecsApp(App[int]):
         self.history = History()
         if message.first_artist is not None:
             self.history.visit(message.first_artist)
+        self._restore_subjects(message.session.dataset)
         dataset = message.session.dataset
         message.job.finish("done", self.clock(), f"{counted(dataset.n_users, 'listener')} × "
                                                  f"{counted(dataset.n_items, 'artist')}, "
@@ -316,12 +366,12 @@ class TuiRecsApp(App[int]):
         """Leave the loading view once the data and every start-up model have settled."""
         if self.current_mode == "loading" and self.dataset is not None and not any(
                 job.running for job in self.jobs.values()):
-            self.switch_mode("artists")
+            self.switch_mode(self.home_view)
 
     def explore(self) -> None:
         """Go to the views now; training goes on in the background."""
         if self.dataset is not None:
-            self.switch_mode("artists")
+            self.switch_mode(self.home_view)
 
     # ----------------------------------------------------------------------------- models
     def train(self, name: str, params: dict[str, Any] | None = None, quick: bool = False) -> None:
@@ -360,10 +410,8 @@ class TuiRecsApp(App[int]):
         job, stage = message.job, message.stage
         if not job.running:
             return
-        job.stage, job.fraction, job.message = stage.name, stage.fraction, stage.message
-        if stage.loss is not None:
-            job.losses.append(stage.loss)
-        self.jobs_version += 1
+        if job.advance(stage):
+            self.jobs_version += 1
 
     def on_model_ready(self, message: ModelReady) -> None:
         job, ready = message.job, message.ready

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from tui_recs.models import registry
+
+if TYPE_CHECKING:
+    from tui_recs.pipeline import Stage
 
 JobStatus = Literal["running", "done", "failed", "cancelled"]
 
@@ -57,9 +60,27 @@ class Job:
     #: than answer with a stand-in model meanwhile.
     quick: bool = False
 
+    #: The stages reported so far, in order (see :meth:`advance`).
+    stages: list[str] = field(default_factory=list)
+
     @property
     def running(self) -> bool:
         return self.status == "running"
+
+    def advance(self, stage: "Stage") -> bool:
+        """Take ``stage`` as the job's state if it moves the job forward: a stage not seen
+        before, or the latest one at the same or a larger fraction. Returns whether it did.
+        A report from behind is dropped: a model trained in a child process is then looked
+        up in the cache again ("looking for a cached als model" after "iteration 15/15")."""
+        if stage.name in self.stages and (stage.name != self.stages[-1]
+                                          or stage.fraction < (self.fraction or 0.0)):
+            return False
+        if stage.name not in self.stages:
+            self.stages.append(stage.name)
+        self.stage, self.fraction, self.message = stage.name, stage.fraction, stage.message
+        if stage.loss is not None:
+            self.losses.append(stage.loss)
+        return True
 
     def elapsed(self, now: float) -> float:
         """Seconds since the start, frozen once the job has ended."""
@@ -75,22 +96,36 @@ class Job:
 
 
 class History:
-    """The artists opened in the Artists view, newest last, for the back key."""
+    """The artists opened in the Artists view, newest last, for the back key; with each, the
+    row of its related artists the cursor was on (where back puts the cursor again)."""
 
     def __init__(self) -> None:
         self._items: list[int] = []
+        self._rows: list[int] = []
 
     @property
     def current(self) -> int | None:
         return self._items[-1] if self._items else None
 
+    @property
+    def row(self) -> int:
+        """The cursor's row in the current artist's list (0 until :meth:`note_row`)."""
+        return self._rows[-1] if self._rows else 0
+
+    def note_row(self, row: int) -> None:
+        """Remember where the cursor is in the current artist's list."""
+        if self._rows:
+            self._rows[-1] = row
+
     def visit(self, item: int) -> None:
         if item != self.current:
             self._items.append(item)
+            self._rows.append(0)
 
     def back(self) -> int | None:
         """Leave the current artist; returns the one before it (None at the start)."""
         if len(self._items) < 2:
             return None
         self._items.pop()
+        self._rows.pop()
         return self._items[-1]

@@ -10,15 +10,17 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from tui_recs.text import counted, markup_safe
 from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.timer import Timer
+from textual.widgets import DataTable, OptionList, Static
 
 from tui_recs.app.state import model_title
 from tui_recs.app.views.base import ViewScreen, format_score, lookup_label
+from tui_recs.app.views.lists import LIST_BINDINGS, ListKeys
 from tui_recs.app.widgets.fitted import FittedTable
 from tui_recs.app.widgets.search import ArtistSearch
 
 
-class ArtistsScreen(ViewScreen):
+class ArtistsScreen(ListKeys, ViewScreen):
     """A search box with as-you-type matches; the chosen artist's related artists from the
     model in use, and its listeners and plays. Enter on a related artist goes to it; b goes
     back."""
@@ -29,11 +31,20 @@ class ArtistsScreen(ViewScreen):
         Binding("b,backspace", "back", "Back", id="artists.back", key_display="b"),
         Binding("c", "compare", "Compare models", id="artists.compare"),
         Binding("escape", "leave_search", "Leave search", id="artists.leave"),
+        *LIST_BINDINGS,
     ]
     #: Related artists listed.
     RELATED = 20
     #: Listeners listed beside an artist (most plays first).
     TOP_LISTENERS = 12
+    #: Seconds the highlight rests on a search match before the match is previewed: typing,
+    #: or holding a key down, passes matches by without drawing each one.
+    PREVIEW_DELAY = 0.15
+    #: The match previewed while the search box has the focus (None: the current artist),
+    #: and the current artist it was previewed from.
+    _preview: int | None = None
+    _preview_from: int | None = None
+    _preview_timer: Timer | None = None
 
     def compose_body(self) -> Iterable[Widget]:
         with Horizontal(id="artists-body", classes="view-body"):
@@ -44,14 +55,22 @@ class ArtistsScreen(ViewScreen):
                 yield Static(id="related-title", classes="section-title")
                 yield FittedTable(id="related", cursor_type="row", zebra_stripes=True)
 
+    @property
+    def shown_item(self) -> int | None:
+        """The artist drawn: the previewed match, else the current artist. A preview ends
+        when another artist becomes the current one (the palette, a walk)."""
+        if self._preview is not None and self._preview_from != self.app.history.current:
+            self._preview = None
+        return self.app.history.current if self._preview is None else self._preview
+
     def refresh_view(self) -> None:
         app = self.app
-        item = app.history.current
+        item = self.shown_item
         ready, note = app.answering_model()
         # While the model waits for one loading from the cache, others arriving change nothing
         # here (each redraw lays the view out again: ~0.1 s at start-up).
-        key = (item, app.preferred, note, None if ready is None else app.models_version,
-               app.min_listeners)
+        key = (item, self._preview is not None, app.preferred, note,
+               None if ready is None else app.models_version, app.min_listeners)
         if key == self._shown:
             return
         self._shown = key
@@ -89,10 +108,11 @@ class ArtistsScreen(ViewScreen):
         title = self.query_one("#related-title", Static)
         found = (self.ask(ready.similar, item, self.RELATED, min_listeners=app.min_listeners)
                  if ready is not None else None)
+        preview = " [dim](preview: Enter opens)[/dim]" if self._preview is not None else ""
         if ready is None:
-            title.update(f"Related to [b]{name}[/b] — {markup_safe(note)}")
+            title.update(f"Related to [b]{name}[/b]{preview} — {markup_safe(note)}")
         else:
-            note = f" [dim]({markup_safe(note)})[/dim]" if note else ""
+            note = f" [dim]({markup_safe(note)})[/dim]{preview}" if note else preview
             title.update(f"Related to [b]{name}[/b] · {model_title(ready.name)} · "
                          f"{lookup_label(ready)}{note}")
         rows = [] if found is None else [
@@ -104,12 +124,47 @@ class ArtistsScreen(ViewScreen):
 
     @on(ArtistSearch.Picked)
     def _picked(self, event: ArtistSearch.Picked) -> None:
+        self._end_preview()
         self.app.open_artist(event.item)
         self.query_one("#related", DataTable).focus()
+
+    @on(OptionList.OptionHighlighted, "#artist-search MatchList")
+    def _match_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        """Preview the highlighted match once the highlight has rested on it a moment."""
+        if event.option.id is None:  # a note ("No artist matches ..."), not an artist
+            return
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+        self._preview_timer = self.set_timer(self.PREVIEW_DELAY,
+                                             partial(self._show_preview, int(event.option.id)))
+
+    def _show_preview(self, item: int) -> None:
+        self._preview_timer = None
+        if not self.query_one(ArtistSearch).box.has_focus or self.app.dataset is None:
+            return  # the search was left meanwhile (Enter, Esc): no preview
+        current = self.app.history.current
+        self._preview, self._preview_from = (None if item == current else item), current
+        self.refresh_view()
+
+    def _end_preview(self) -> int | None:
+        """Stop previewing; returns the artist that was previewed, if any."""
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+            self._preview_timer = None
+        previewed = self.shown_item if self._preview is not None else None
+        self._preview = None
+        return previewed
 
     @on(DataTable.RowSelected, "#related")
     def _go_to_related(self, event: DataTable.RowSelected) -> None:
         self.app.open_artist(int(event.row_key.value))
+
+    @on(DataTable.RowHighlighted, "#related")
+    def _note_row(self, event: DataTable.RowHighlighted) -> None:
+        # Reports of a list since replaced (a walk re-fills the table) say nothing of this one.
+        if event.row_key.value is not None and self._shown is not None and (
+                self._shown[0] == self.app.history.current):
+            self.app.history.note_row(event.cursor_row)
 
     def action_focus_search(self) -> None:
         self.query_one(ArtistSearch).box.focus()
@@ -120,13 +175,24 @@ class ArtistsScreen(ViewScreen):
         return True
 
     def action_leave_search(self) -> None:
+        """Leave the search box for the related artists of what it shows: a previewed match
+        becomes the current artist (b goes back from it)."""
+        previewed = self._end_preview()
+        if previewed is not None:
+            self.app.open_artist(previewed)
         self.query_one("#related", DataTable).focus()
 
     def action_back(self) -> None:
-        if self.app.history.back() is None:
+        """Go back to the artist before, the cursor on the row it was left from."""
+        history = self.app.history
+        if history.back() is None:
             self.notify("This is the first artist you opened", timeout=3)
-        else:
-            self.refresh_view()
+            return
+        row = history.row
+        self.refresh_view()
+        table = self.query_one("#related", DataTable)
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1), animate=False)
 
     def action_compare(self) -> None:
         self.app.compare("artist")

@@ -8,15 +8,18 @@ from typing import TYPE_CHECKING, Iterable
 from textual import on
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from tui_recs.text import counted, markup_safe
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
 from tui_recs.app.state import model_title
 from tui_recs.app.views.base import ViewScreen, format_score
+from tui_recs.app.views.lists import LIST_BINDINGS, ListKeys
 from tui_recs.app.widgets.fitted import FittedTable, fit
 from tui_recs.app.widgets.search import ArtistSearch
 from tui_recs.app.widgets.textbox import TextBox
+from tui_recs.errors import TuiRecsError
+from tui_recs.text import counted, markup_safe
 
 if TYPE_CHECKING:
     from tui_recs.pipeline import ReadyModel
@@ -25,7 +28,7 @@ if TYPE_CHECKING:
 NAME, BAR = 28, 16
 
 
-class ListenersScreen(ViewScreen):
+class ListenersScreen(ListKeys, ViewScreen):
     """Pick a listener by id (or a random one): their top artists with plays, their
     recommendations (already-heard artists left out) and, for the highlighted one, the
     artists that led to it (ALS). ``n`` switches to a new listener built from picked artists."""
@@ -39,9 +42,13 @@ class ListenersScreen(ViewScreen):
         Binding("c", "compare", "Compare", id="listeners.compare"),
         Binding("delete,x", "remove_pick", "Remove pick", id="listeners.remove", key_display="del"),
         Binding("escape", "leave_box", "Leave box", id="listeners.leave"),
+        *LIST_BINDINGS,
     ]
     #: Artists listed on each side.
     ROWS = 20
+    #: Seconds typing in the id box rests before the listener typed so far is previewed.
+    PREVIEW_DELAY = 0.15
+    _preview_timer: Timer | None = None
 
     def compose_body(self) -> Iterable[Widget]:
         with Vertical(id="listeners-body", classes="view-body"):
@@ -193,8 +200,30 @@ class ListenersScreen(ViewScreen):
     def _open(self, event: DataTable.RowSelected) -> None:
         self.app.open_artist(int(event.row_key.value))
 
+    @on(Input.Changed, "#listener-id")
+    def _typed(self, event: Input.Changed) -> None:
+        """Preview the listener whose id is typed so far, once typing rests a moment."""
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+        self._preview_timer = self.set_timer(self.PREVIEW_DELAY,
+                                             partial(self._preview, event.value))
+
+    def _preview(self, text: str) -> None:
+        """Show the listener ``text`` names, if one does (quietly: the id may be half typed)."""
+        self._preview_timer = None
+        ids = self.app.listener_ids
+        if ids is None or not text.strip() or self.app.new_listener:
+            return
+        try:
+            user = ids.resolve(text)
+        except TuiRecsError:
+            return
+        self._show(user)
+
     @on(Input.Submitted, "#listener-id")
     def _find(self, event: Input.Submitted) -> None:
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
         if self.app.listener_ids is None:
             self.notify("Listener ids are still being indexed: try again in a moment")
             return

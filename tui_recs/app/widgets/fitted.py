@@ -34,6 +34,12 @@ def fit(text: str, width: int, pad: bool = False) -> str:
     return set_cell_size(text, width) if pad else text
 
 
+def _tsv(headings: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Lines of tab-separated cells, each made printable (a tab in a name is replaced)."""
+    return "".join("\t".join(printable(cell) for cell in cells) + "\n"
+                   for cells in (headings, *rows))
+
+
 class FittedTable(DataTable):
     """A DataTable filled with :meth:`fill`: columns are (heading, width), and the one with
     width None takes the room the others leave (its cells cut with an ellipsis). Cells are
@@ -54,6 +60,23 @@ class FittedTable(DataTable):
         """Replace the columns and the rows; rows are (key, cells), cursor back at the top."""
         self._columns, self._rows = list(columns), list(rows)
         self._lay_out(keep_cursor=False)
+
+    @property
+    def highlighted_key(self) -> str | None:
+        """The key of the row under the cursor (None when the table is empty)."""
+        if not self.row_count:
+            return None
+        return self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
+
+    @property
+    def row_total(self) -> int:
+        return len(self._rows)
+
+    def as_tsv(self) -> str:
+        """The headings and every row, whole (not cut to the width), tab-separated, one line
+        each; control characters (tabs and newlines too) in a cell are replaced."""
+        return _tsv([heading for heading, _ in self._columns],
+                    [cells for _, cells in self._rows])
 
     def on_resize(self) -> None:
         if self._columns and self.scrollable_content_region.width != self._laid_out_for:
@@ -100,6 +123,22 @@ class MatchList(OptionList):
         self._matches = []
         self.clear_options()
         self.add_option(Option(Content.styled(note, "dim"), disabled=True))
+
+    @property
+    def highlighted_key(self) -> str | None:
+        """The highlighted match's artist position, as a string (None without matches)."""
+        if not self._matches or self.highlighted is None:
+            return None
+        return self.get_option_at_index(self.highlighted).id
+
+    @property
+    def row_total(self) -> int:
+        return len(self._matches)
+
+    def as_tsv(self) -> str:
+        """The matches as TSV: artist and listeners, under a header line."""
+        return _tsv(["artist", "listeners"], [(name, str(listeners))
+                                              for _, name, listeners in self._matches])
 
     def on_resize(self) -> None:
         if self._matches and self.scrollable_content_region.width != self._laid_out_for:

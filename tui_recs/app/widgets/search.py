@@ -16,10 +16,41 @@ from textual.widgets.option_list import Option
 from tui_recs.app.background import Background
 from tui_recs.app.widgets.fitted import MatchList
 from tui_recs.app.widgets.textbox import TextBox
-from tui_recs.text import markup_safe
+from tui_recs.text import markup_safe, printable
 
 if TYPE_CHECKING:
-    from tui_recs.search import Hit
+    from tui_recs.search import Hit, NameIndex
+    from tui_recs.session import Session
+
+#: The shortest beginning of a query that nothing matches which is still worth suggesting from.
+MIN_SUGGESTION_PREFIX = 2
+
+
+def closest_name(session: "Session", names: "NameIndex", query: str) -> str | None:
+    """The name to suggest for ``query`` when no artist matches it: the core's first
+    suggestion (as the command line's "did you mean"), else the best match of the longest
+    beginning of the query that has one ("zzqxv" -> "ZZ Top", from "zz"); None if nothing.
+    Runs in a worker thread (one search per character dropped)."""
+    from tui_recs.search import UnknownName  # the core's search module: numpy, loaded by now
+
+    try:
+        session.artist(query)
+    except UnknownName as unknown:
+        if unknown.suggestions:
+            return unknown.suggestions[0]
+    except Exception:  # several artists match, or none can be named: no single suggestion
+        return None
+    for end in range(len(query.rstrip()) - 1, MIN_SUGGESTION_PREFIX - 1, -1):
+        hits = names.search(query[:end], 1)
+        if hits:
+            return hits[0].name
+    return None
+
+
+def no_match_text(query: str, suggestion: str | None) -> str:
+    """"No artist matches 'zzqxv' — did you mean ZZ Top?" (plain text: no markup)."""
+    text = f"No artist matches {printable(repr(query.strip()))}"
+    return text + (f" — did you mean {printable(suggestion)}?" if suggestion else "")
 
 
 class ArtistSearch(Background, Vertical):
@@ -56,6 +87,8 @@ class ArtistSearch(Background, Vertical):
         self._placeholder = placeholder
         #: Enter was pressed before the newest matches arrived: pick when they do.
         self._pick_when_shown = False
+        #: What the list says when nothing matches the query ("" while something does).
+        self.no_match = ""
 
     def compose(self) -> ComposeResult:
         yield TextBox(self._placeholder)
@@ -79,11 +112,25 @@ class ArtistSearch(Background, Vertical):
             self.discard("matches")
             self.matches.show_note("indexing artist names…")
             return
-        self.compute("matches", partial(self.app.names.search, query, self.LIMIT), self._show)
+        self.compute("matches", partial(self._find, self.app.session, self.app.names, query),
+                     partial(self._show, query))
 
-    def _show(self, hits: list["Hit"]) -> None:
+    def _find(self, session: "Session", names: "NameIndex", query: str
+              ) -> tuple[list["Hit"], str | None]:
+        """(matches, a name to suggest when there are none); in a worker thread."""
+        hits = names.search(query, self.LIMIT)
+        if hits or not query.strip():
+            return hits, None
+        return hits, closest_name(session, names, query)
+
+    def _show(self, query: str, found: tuple[list["Hit"], str | None]) -> None:
+        hits, suggestion = found
         listeners = self.app.dataset.item_listeners
-        self.matches.show([(hit.item, hit.name, int(listeners[hit.item])) for hit in hits])
+        self.no_match = "" if hits else no_match_text(query, suggestion)
+        if hits:
+            self.matches.show([(hit.item, hit.name, int(listeners[hit.item])) for hit in hits])
+        else:
+            self.matches.show_note(self.no_match)
         if self._pick_when_shown:
             self._pick_when_shown = False
             self._pick_highlighted()
@@ -106,8 +153,8 @@ class ArtistSearch(Background, Vertical):
         if self.app.names is None:
             self.app.notify("Artist names are still being indexed: try again in a moment")
             return
-        if not matches.option_count:
-            self.app.notify(f"No artist matches {markup_safe(repr(self.box.value))}",
+        if self.no_match or not matches.option_count:
+            self.app.notify(markup_safe(self.no_match or no_match_text(self.box.value, None)),
                             severity="warning")
             return
         index = matches.highlighted if matches.highlighted is not None else 0
