@@ -141,7 +141,7 @@ def _check_orientation(item_rows: int, user_rows: int | None, dataset: "Dataset"
     if item_rows == n_users and user_rows in (None, n_items) and n_users != n_items:
         raise ModelFileError(
             f"users and items are swapped: item_factors has {item_rows:,} rows, the data's "
-            f"listener count, and user_factors {user_rows:,} "
+            f"listener count{'' if user_rows is None else f', and user_factors {user_rows:,}'} "
             f"(implicit >= 0.5 fits a users × items matrix: model.fit(user_items), not "
             f"item_users)", path)
     users_text = "" if user_rows is None else f" and {user_rows:,} listeners"

@@ -77,6 +77,7 @@ class BundleSource:
         self.bundle: "Bundle" = open_bundle(path, verified=True)
         self._verified = False
         self._dataset: "Dataset | None" = None
+        self._factors: "tuple[np.ndarray, np.ndarray] | None" = None
 
     def verified(self) -> "Bundle":
         """The bundle with every file's checksum verified (once)."""
@@ -88,6 +89,18 @@ class BundleSource:
                 raise BundleError("changed while it was open", self.bundle.path / MANIFEST)
             self._verified = True
         return self.bundle
+
+    def factors(self) -> tuple["np.ndarray", "np.ndarray"]:
+        """(item_factors, user_factors), read and checked once."""
+        if self._factors is None:
+            self._factors = self.verified().factors()
+        return self._factors
+
+    def checked_dataset(self) -> "Dataset":
+        """The bundle's data read from its tables, every table checked first (the factors
+        too: a bundle is refused whole, never half-opened)."""
+        self.factors()
+        return self.verified().dataset()
 
     def dataset(self, store: "ArtifactStore | None") -> "Dataset":
         """The bundle's data (once per source; see :func:`bundle_dataset`)."""
@@ -109,10 +122,10 @@ def bundle_dataset(source: BundleSource, store: "ArtifactStore | None") -> "Data
     from tui_recs.data.dataset import Dataset
 
     if store is None:
-        return source.verified().dataset()
+        return source.checked_dataset()
 
     def build(directory: Path) -> dict[str, Any]:
-        made.append(source.verified().dataset())
+        made.append(source.checked_dataset())
         made[0].save(directory)
         return {}
 
@@ -120,7 +133,7 @@ def bundle_dataset(source: BundleSource, store: "ArtifactStore | None") -> "Data
     return store.get_or_create(
         "dataset", _dataset_inputs(source.bundle), build=build,
         load=lambda directory: Dataset.load_saved(directory, mmap=True),
-        unstored=lambda: made[0] if made else source.verified().dataset())
+        unstored=lambda: made[0] if made else source.checked_dataset())
 
 
 def bundle_cached(path: str | Path, store: "ArtifactStore | None") -> bool:
@@ -161,7 +174,7 @@ def _bundle_model(source: BundleSource, name: str, primary: Callable[[], "Datase
         "capabilities": Capabilities(**{**vars(base.capabilities), "loss": False})})
 
     def read(user_items: "sp.csr_matrix") -> dict[str, "np.ndarray"]:
-        items, users = source.verified().factors()
+        items, users = source.factors()
         own = source.dataset(store)
         data = primary()
         if own is not data:  # a second bundle: its positions mapped onto the first's by id
