@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -233,15 +234,25 @@ def _file_model(model_file: "ModelFile", dataset: Callable[[], "Dataset"]) -> Ex
 
 
 def _content_sha256(path: Path) -> str:
-    """SHA-256 over a file, or over a folder's factor files (names and contents)."""
+    """SHA-256 over a file, or over a folder's factor files (names and contents); computed
+    once per process for files of unchanged size and modification time (the command line
+    registers the model before the app's session does again)."""
+    files = [path] if not path.is_dir() else [
+        file for file in sorted(path.iterdir())
+        if file.stem in ("item_factors", "user_factors") and file.is_file()]
+    return _hash_files(tuple((file, file.stat().st_size, file.stat().st_mtime_ns)
+                             for file in files))
+
+
+@lru_cache(maxsize=8)
+def _hash_files(files: tuple[tuple[Path, int, int], ...]) -> str:
     from tui_recs.bundle.writer import file_sha256
 
-    if not path.is_dir():
-        return file_sha256(path)
+    if len(files) == 1:
+        return file_sha256(files[0][0])
     digest = hashlib.sha256()
-    for file in sorted(path.iterdir()):
-        if file.stem in ("item_factors", "user_factors") and file.is_file():
-            digest.update(file.name.encode() + b"\0" + file_sha256(file).encode())
+    for file, _, _ in files:
+        digest.update(file.name.encode() + b"\0" + file_sha256(file).encode())
     return digest.hexdigest()
 
 
