@@ -66,11 +66,11 @@ class Bundle:
         n_users, n_items = shape["users"], shape["items"]
         items = self._read("items", ("item", "artist_id", "name"))
         order = self._positions(items, "item", n_items)
-        names = _strings(items, "name")[order]
-        keys = _strings(items, "artist_id")[order]
+        names = _strings(items, "name", self._where("items"))[order]
+        keys = _strings(items, "artist_id", self._where("items"))[order]
         keys = np.where(keys == "", names, keys)  # the id may be empty: the name keys it then
         users = self._read("users", ("user", "user_id"))
-        user_ids = _strings(users, "user_id")[self._positions(users, "user", n_users)]
+        user_ids = _strings(users, "user_id", self._where("users"))[self._positions(users, "user", n_users)]
         history = self._read("history", ("user", "item", "plays"))
         if history.num_rows != shape["plays"]:
             raise BundleError(f"history has {history.num_rows:,} rows but the manifest's "
@@ -180,10 +180,14 @@ def _bad_length(lists, lengths: np.ndarray, width: int) -> str:
     return str(int(lengths[lengths != width][0]))
 
 
-def _strings(table, column: str) -> np.ndarray:
+def _strings(table, column: str, where: str) -> np.ndarray:
     """A string column as an object array of str (null: "")."""
-    values = table.column(column).to_pylist()
-    return np.array(["" if value is None else str(value) for value in values], dtype=object)
+    import pyarrow as pa
+
+    values = table.column(column)
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        raise BundleError(f"column {column!r} must hold strings, not {values.type}", where)
+    return np.asarray(values.fill_null("").to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _first_line(error: BaseException) -> str:
