@@ -109,6 +109,33 @@ def _inputs(session: Session, name: str) -> dict:
     return model_inputs(session.dataset, name, {}, session.external_models[name].engine)
 
 
+def test_a_new_listener_is_refused_not_answered_as_another(saved, hetrec, tmp_path, capsys):
+    _, _, folder = saved
+    line = one_line_error(capsys, ["--data", str(hetrec), "--cache-dir", str(tmp_path / "c"),
+                                   "--model-file", str(folder / "implicit-als.npz"),
+                                   "recommend", "--like", "the beatles"])
+    assert "cannot fold in a new listener" in line
+
+
+@pytest.mark.slow
+async def test_the_app_answers_with_the_model_file(saved, hetrec, tmp_path):
+    from tui_recs.app.main import TuiRecsApp
+    from tui_recs.app.state import model_title
+
+    _, _, folder = saved
+    path = folder / "implicit-item-item.npz"
+    app = TuiRecsApp(hetrec, cache_dir=tmp_path / "cache", config_path=tmp_path / "c.json",
+                     cursor_blink=False, seed=0, model_file=path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(600):
+            if "implicit-item-item" in app.models:
+                break
+            await pilot.pause(0.1)
+        assert app.preferred == "implicit-item-item"
+        assert model_title(app.preferred) == f"implicit-item-item from {path}"
+        assert app.answering_model()[0] is app.models["implicit-item-item"]
+
+
 def test_a_factor_folder_matched_by_artist_id_or_position(saved, hetrec, tmp_path, capsys):
     import pyarrow as pa
     import pyarrow.parquet as pq

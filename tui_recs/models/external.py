@@ -42,6 +42,14 @@ class ExternalFactors(External, FactorModel):
     title = "factors"
     capabilities = Capabilities(fold_in=False)
 
+    def score_history(self, history: "sp.csr_matrix") -> np.ndarray:
+        # FactorModel would look the listener up by row: a new listener has none here, and
+        # how the outside model would fold one in (its weighting, its regularization) is
+        # not in the file.
+        raise ModelError(f"{self.title} cannot fold in a new listener: its training recipe "
+                         "is not in the file (ask it for related artists or a listener of "
+                         "the data)")
+
 
 class ExternalSimilarity(External, Recommender):
     """An item × item similarity matrix (implicit's ItemItemRecommender: cosine, TF-IDF,
