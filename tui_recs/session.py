@@ -215,8 +215,8 @@ class Session:
         """(ids, scores, how they were found) of the n best new artists for listener row
         ``user``."""
         if not ready.model.capabilities.recommend:
-            raise TuiRecsError(f"{ready.model.title} cannot recommend (it has no listener "
-                               "factors): ask it for related artists")
+            raise TuiRecsError(f"{ready.model.title} cannot recommend: it has no listener "
+                               "factors (ask it for related artists)")
         ids, scores = ready.recommend(user, n, exact=exact)
         mode = "exact" if exact or ready.recommend_mode is None else ready.recommend_mode.mode
         return ids, scores, mode

@@ -42,6 +42,12 @@ class ExternalFactors(External, FactorModel):
     title = "factors"
     capabilities = Capabilities(fold_in=False)
 
+    def score_batch(self, users: Sequence[int], user_items: "sp.csr_matrix") -> np.ndarray:
+        if not self.capabilities.recommend:  # a folder of item factors only: zeros stand in
+            raise ModelError(f"{self.title} cannot recommend: it has no listener factors "
+                             "(ask it for related artists)")
+        return super().score_batch(users, user_items)
+
     def score_history(self, history: "sp.csr_matrix") -> np.ndarray:
         # FactorModel would look the listener up by row: a new listener has none here, and
         # how the outside model would fold one in (its weighting, its regularization) is
