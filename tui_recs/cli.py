@@ -752,9 +752,11 @@ def _run_app(args: argparse.Namespace) -> int:
         raise UsageError(problem)
     import tui_recs.app as app
 
+    external = {key: value for key, value in (("bundles", args.bundle),
+                                              ("model_file", args.model_file)) if value}
     return app.run(data=args.data, format=args.format, cache_dir=args.cache_dir,
                    use_cache=not args.no_cache, mouse=not args.no_mouse, encoding=args.encoding,
-                   bundles=args.bundle, model_file=args.model_file)
+                   **external)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -174,7 +174,7 @@ class Session:
         External models are not refitted: they are measured as they are on the same split,
         and their rows say that their scores are optimistic (they learned from the held-out
         plays too, as far as tui-recs can tell)."""
-        external = {name: params[name] for name in params if name in self.external_models}
+        external = [name for name in params if name in self.external_models]
         local = {name: dict(values) for name, values in params.items() if name not in external}
         if isolated:
             from tui_recs.isolated import evaluate_isolated  # only for the app
