@@ -1,7 +1,7 @@
 """The app under load, measured headless (run by hand).
 
     python benchmarks/bench_ui.py [--scale default|0.1|360k] [--data PATH] [--cache-dir DIR]
-                                  [--rounds 3] [--quick]
+                                  [--rounds 3] [--quick] [--bundle DIR]
 
 Each run is a fresh process (imports included) driving the real app with Textual's Pilot;
 times are taken when the compositor hands a frame to the terminal (the headless driver then
@@ -24,6 +24,12 @@ spread) of the first paints and of the ready times from the cache, the slowest k
 the stalls of every run. The app's modules run from compiled bytecode, as installed
 (PYTHONDONTWRITEBYTECODE is dropped for the runs: compiling them cost ~0.1 s). ``--quick``:
 tiny data, one round.
+
+``--bundle DIR``: the app opens the model bundle DIR instead (``tui-recs --bundle DIR``: its
+model and popularity at start, nothing trained). A DIR without a manifest is made first, not
+timed: the demo data at ``--scale`` and an ALS of ``--bundle-iterations`` sweeps (default 3:
+the factors' quality does not change what is timed) trained here and written by tui-recs'
+local bundle writer.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ from tui_recs.app.widgets.search import ArtistSearch
 options = json.loads(sys.argv[1])
 settings = tempfile.TemporaryDirectory()  # fresh, and the user's own settings left alone
 app = TuiRecsApp(options["data"], cache_dir=options["cache_dir"], demo_options=options["demo"],
-                 cursor_blink=False, fresh=True,
+                 cursor_blink=False, fresh=True, bundles=options["bundles"],
                  config_path=pathlib.Path(settings.name) / "config.json")
 TICK = 0.01
 stalls = []          # (seconds late, what was running, seconds since process start)
@@ -201,6 +207,23 @@ def verdicts(first_runs: list[dict], second_runs: list[dict]) -> None:
             sum(late > 0.1 for r in every for late, _, _ in r["stalls"]), 0)
 
 
+def make_bundle(directory: str, scale: str, iterations: int) -> None:
+    """A bundle of the demo data at ``scale`` and an ALS trained on it, unless ``directory``
+    holds one already."""
+    from pathlib import Path
+
+    from tui_recs.bundle import write_bundle
+    from tui_recs.data.synthetic import generate, scale_options
+    from tui_recs.models.als import ALS
+
+    if (Path(directory) / "manifest.json").exists():
+        return
+    dataset = generate(**scale_options(scale))
+    print(f"making the bundle {directory}: {dataset.n_users:,} listeners × {dataset.n_items:,} "
+          f"artists, ALS with {iterations} iterations (not timed)", flush=True)
+    write_bundle(directory, dataset, ALS(iterations=iterations).fit(dataset.user_items))
+
+
 def main() -> None:
     from tui_recs.data.synthetic import scale_options
 
@@ -212,16 +235,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="first and second runs, each")
     parser.add_argument("--quick", action="store_true",
                         help=f"tiny data (scale {QUICK_SCALE}), one round")
+    parser.add_argument("--bundle", metavar="DIR",
+                        help="open this bundle (made from the demo data at --scale if missing)")
+    parser.add_argument("--bundle-iterations", type=int, default=3,
+                        help="ALS sweeps of a bundle made here (default 3)")
     args = parser.parse_args()
     scale = QUICK_SCALE if args.quick else args.scale
     rounds = 1 if args.quick else args.rounds
+    if args.bundle:
+        make_bundle(args.bundle, scale, args.bundle_iterations)
     first_runs, second_runs = [], []
     for round_number in range(1, rounds + 1):
         with tempfile.TemporaryDirectory(prefix="bench-ui-") as temporary:
             # The demo generator's options are worked out here: importing it in the measured
             # process would add NumPy's import before the app starts, which the app does not do.
-            options = {"demo": None if args.data else scale_options(scale), "data": args.data,
-                       "cache_dir": args.cache_dir or temporary}
+            options = {"demo": None if args.data or args.bundle else scale_options(scale),
+                       "data": args.data, "cache_dir": args.cache_dir or temporary,
+                       "bundles": [args.bundle] if args.bundle else []}
             first_runs.append(run(options))
             report(f"round {round_number}, first run", first_runs[-1])
             second_runs.append(run(options))

@@ -69,6 +69,12 @@ def test_quick_mode_ends_with_a_verdict_per_target(script, tmp_path):
     assert VERDICT.fullmatch(lines[-1])  # the verdicts come last
 
 
+def test_bench_ui_opens_a_bundle_in_quick_mode(tmp_path):
+    result = run_quick("bench_ui.py", tmp_path, "--bundle", str(tmp_path / "bundle"))
+    assert "making the bundle" in result.stdout and (tmp_path / "bundle" / "manifest.json").exists()
+    assert "ready from the cache, median" in result.stdout.splitlines()[-3]
+
+
 def test_tune_defaults_quick_mode_reports_on_held_out_splits(tmp_path):
     from tui_recs.data.synthetic import scale_options, write_lastfm360k
 

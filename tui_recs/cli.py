@@ -76,6 +76,34 @@ def _add_data_options(parser: argparse.ArgumentParser, defaults: bool = True) ->
     group.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
 
 
+def _add_external_options(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """--bundle and --model-file: models trained elsewhere (on every command, like --data)."""
+    group = parser.add_argument_group("models trained elsewhere")
+    if not defaults:
+        group.argument_default = argparse.SUPPRESS
+    group.add_argument("--bundle", metavar="DIR", action="append", default=[] if defaults
+                       else argparse.SUPPRESS,
+                       help="open a model bundle (docs/bundle.md) instead of --data: its model is "
+                            "'bundle'; a second --bundle of the same data is 'bundle2', to compare")
+    group.add_argument("--model-file", metavar="PATH",
+                       help="open implicit's saved .npz (ALS, BPR, LMF, item-item) or a folder "
+                            "of item_factors/user_factors, matched to the data by position or id")
+
+
+def _external_session(argv: Sequence[str]) -> "Session | None":
+    """The session of a command line with --bundle or --model-file, its external models
+    registered (so that --model accepts their names); None without those options."""
+    if not any(word.split("=")[0] in ("--bundle", "--model-file") for word in argv):
+        return None
+    pre = _Parser(prog="tui-recs", add_help=False)
+    _add_data_options(pre)
+    _add_external_options(pre)
+    args, _ = pre.parse_known_args(argv)
+    session = _new_session(args)
+    session.external_models  # registers them
+    return session
+
+
 def _encoding(text: str) -> str:
     import codecs
 
@@ -148,17 +176,19 @@ def _allowed(declared: list[tuple[type["Recommender"], "Param"]]) -> str:
 
 
 def _add_model_options(parser: argparse.ArgumentParser, multiple: bool = False,
-                       hyperparameters: bool = True, default: str | None = None) -> None:
+                       hyperparameters: bool = True, default: str | None = None,
+                       first: Sequence[str] = ()) -> None:
     """--model (or --models) and, with ``hyperparameters``, a flag per declared parameter;
-    ``default``: --model's default (else the registry's first model)."""
+    ``first``: the models listed first and so the defaults (those opened with --bundle or
+    --model-file); else ``default`` is --model's default (else the registry's first model)."""
     group = parser.add_argument_group("model")
-    names = registry.names()
+    names = list(dict.fromkeys([*first, *registry.names()]))
     if multiple:
         group.add_argument("--models", default=",".join(names[:2]), type=_model_list,
                            help=f"comma-separated models of {', '.join(names)} "
                                 f"(default: {','.join(names[:2])})")
     else:
-        default = default or registry.default_name()
+        default = names[0] if first else default or registry.default_name()
         group.add_argument("--model", default=default, type=_model_name,
                            help=f"one of {', '.join(names)} (default {default})")
     for flag, declared in (model_flags() if hyperparameters else {}).items():
@@ -241,10 +271,12 @@ def _seed(text: str) -> int:
     return value
 
 
-def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = (), external: Sequence[str] = ()
+                 ) -> argparse.ArgumentParser:
     """The parser; the hyperparameter flags only for the command named in ``argv`` (they are
     read from the model declarations, and importing those loads numpy: ``--help``, usage
-    errors and the app's start stay free of it)."""
+    errors and the app's start stay free of it). ``external``: the registered names of the
+    models opened with --bundle / --model-file (the default models then)."""
     running = next((word for word in argv if word in COMMANDS), None)
     parser = _Parser(prog="tui-recs", description=(__doc__ or "").splitlines()[0].rstrip("."))
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -253,15 +285,18 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser.add_argument("--fresh", action="store_true",
                         help="(UI) start clean, not where the last session left off")
     _add_data_options(parser)
+    _add_external_options(parser)
     commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     def command(name: str, text: str, model: bool | str = False) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text)
         _add_data_options(sub, defaults=False)
+        _add_external_options(sub, defaults=False)
         if model:
-            # related and recommend answer with the model measured best at each (registry).
+            # related and recommend answer with the model measured best at each (registry),
+            # unless a model trained elsewhere was opened.
             _add_model_options(sub, multiple=model == "many", hyperparameters=name == running,
-                               default=registry.default_for(name))
+                               default=registry.default_for(name), first=external)
         sub.add_argument("--json", action="store_true", help="one JSON document on stdout")
         return sub
 
@@ -303,6 +338,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
     train = command("train", "train a model (or load it from the cache) and report", model=True)
     train.add_argument("--no-index", action="store_true", help="skip the indexes")
+    train.add_argument("--output", metavar="DIR", type=Path,
+                       help="also write the trained model as a bundle into DIR (new or empty; "
+                            "open it with --bundle DIR)")
 
     evaluate = command("evaluate", "measure models on held-out plays", model="many")
     evaluate.set_defaults(models=registry.names())
@@ -383,13 +421,7 @@ class Command:
     def session(self) -> "Session":
         """The core session for --data, --format, --cache-dir and --no-cache."""
         if self._session is None:
-            from tui_recs.session import Session  # loads the cache code: not to parse args
-
-            _check_encoding_has_data(self.args)
-            self._session = Session(self.args.data, format=self.args.format,
-                                    encoding=self.args.encoding,
-                                    cache_dir=self.args.cache_dir,
-                                    use_cache=not getattr(self.args, "no_cache", False))
+            self._session = _new_session(self.args)
         return self._session
 
     @property
@@ -440,6 +472,20 @@ class Command:
                "score": None if score is None else round(float(score), 6),
                "listeners": int(dataset.item_listeners[item])}
         return {key: value for key, value in row.items() if value is not None or key == "score"}
+
+
+def _new_session(args: argparse.Namespace) -> "Session":
+    """The core session the parsed options describe."""
+    from tui_recs.session import Session  # loads the cache code: not to parse args
+
+    _check_encoding_has_data(args)
+    if getattr(args, "bundle", None) and args.data is not None:
+        raise UsageError("tui-recs: a bundle brings its own data: give --bundle or --data, "
+                         "not both")
+    return Session(args.data, format=args.format, encoding=args.encoding,
+                   cache_dir=args.cache_dir, use_cache=not getattr(args, "no_cache", False),
+                   bundles=getattr(args, "bundle", None) or (),
+                   model_file=getattr(args, "model_file", None))
 
 
 class _StageProgress:
@@ -735,6 +781,8 @@ def _cmd_train(command: Command) -> int:
             "recommend_mode": ready.recommend_mode.mode if ready.recommend_mode else "exact",
             "index": ready.info.get("index")}
     if args.json:
+        if args.output is not None:
+            info["bundle"] = str(_write_bundle(command, ready).parent)
         _print_json(info)
         return EXIT_OK
     console = _console()
@@ -756,7 +804,21 @@ def _cmd_train(command: Command) -> int:
     if ready.recommend_mode is not None:
         console.print(printable(f"  recommendations: {ready.recommend_mode.mode} "
                                 f"({ready.recommend_mode.reason})"))
+    if args.output is not None:
+        console.print(printable(f"  bundle: {_write_bundle(command, ready).parent}"))
     return EXIT_OK
+
+
+def _write_bundle(command: Command, ready: "ReadyModel") -> Path:
+    """``train --output DIR``: the trained model as a bundle (factor models only)."""
+    from tui_recs.bundle import write_bundle
+    from tui_recs.models.base import FactorModel
+
+    if not isinstance(ready.model, FactorModel):
+        raise UsageError(f"tui-recs train: --output writes factor models; {ready.name} is not one")
+    with _progress_line(f"writing the bundle to {command.args.output}"):
+        return write_bundle(command.args.output, command.dataset, ready.model,
+                            engine=ready.engine)
 
 
 def _cmd_evaluate(command: Command) -> int:
@@ -1010,9 +1072,11 @@ def _run_app(args: argparse.Namespace) -> int:
         raise UsageError(problem)
     import tui_recs.app as app
 
+    external = {key: value for key, value in (("bundles", args.bundle),
+                                              ("model_file", args.model_file)) if value}
     return app.run(data=args.data, format=args.format, cache_dir=args.cache_dir,
                    use_cache=not args.no_cache, mouse=not args.no_mouse, encoding=args.encoding,
-                   fresh=args.fresh)
+                   fresh=args.fresh, **external)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1022,10 +1086,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.showwarning = lambda message, *rest: print(
         printable(f"tui-recs: warning: {message}"), file=sys.stderr)
     try:
-        args = build_parser(argv).parse_args(argv)
+        session = _external_session(argv)
+        external = list(session.external_models) if session is not None else []
+        args = build_parser(argv, external).parse_args(argv)
         if args.command is None:
             return _run_app(args)
         command = Command(args)
+        command._session = session
         command.check_params()
         return COMMANDS[args.command](command)
     except ParameterError as error:  # a value that does not fit the data (LSA factors)

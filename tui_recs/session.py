@@ -10,7 +10,7 @@ contracts in pyproject.toml).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from tui_recs.cache import ArtifactStore, resolve_cache_dir
 from tui_recs.defaults import MIN_LISTENERS
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
     from tui_recs.compare import Comparison
     from tui_recs.data.dataset import Dataset
+    from tui_recs.external import ExternalModel
+    from tui_recs.external.sources import BundleSource
     from tui_recs.pipeline import CancelEvent, Progress, ReadyModel
     from tui_recs.search import IdIndex, NameIndex
 
@@ -35,13 +37,22 @@ class Session:
             (``demo_options`` go to its generator).
         cache_dir, use_cache: as ``--cache-dir`` and ``--no-cache``.
         dataset_factory: builds the dataset instead (tests pass a small demo dataset).
+        bundles, model_file: as ``--bundle`` (the first bundle is the data then) and
+            ``--model-file``: models trained elsewhere (see :attr:`external_models`).
     """
 
     def __init__(self, data: str | Path | None = None, format: str = "auto",
                  cache_dir: str | Path | None = None, use_cache: bool = True, *,
                  encoding: str | None = None,
                  demo_options: Mapping[str, Any] | None = None,
-                 dataset_factory: Callable[[], "Dataset"] | None = None) -> None:
+                 dataset_factory: Callable[[], "Dataset"] | None = None,
+                 bundles: Sequence[str | Path] = (),
+                 model_file: str | Path | None = None) -> None:
+        if bundles and (data is not None or dataset_factory is not None):
+            raise TuiRecsError("a bundle brings its own data: give --bundle or --data, not both")
+        self.bundles = [Path(path) for path in bundles]
+        self.model_file = model_file
+        self._externals: tuple[list[BundleSource], dict[str, ExternalModel]] | None = None
         self.data = data
         self.format = format
         self.encoding = encoding
@@ -59,7 +70,9 @@ class Session:
     def dataset(self) -> "Dataset":
         """The dataset, opened (through the cache) on first use."""
         if self._dataset is None:
-            if self.dataset_factory is not None:
+            if self.bundles:
+                self._dataset = self._open_externals()[0][0].dataset(self.store)
+            elif self.dataset_factory is not None:
                 self._dataset = self.dataset_factory()
             else:
                 from tui_recs.data.store import open_dataset
@@ -71,6 +84,23 @@ class Session:
                                              cache_dir=self.cache_root,
                                              use_cache=self.store is not None, **options)
         return self._dataset
+
+    # ------------------------------------------------------------- models trained elsewhere
+    def _open_externals(self) -> tuple[list["BundleSource"], dict[str, "ExternalModel"]]:
+        if self._externals is None:
+            from tui_recs.external import open_externals  # pyarrow, only with those options
+
+            self._externals = open_externals(self.bundles, self.model_file,
+                                             lambda: self.dataset, self.store)
+        return self._externals
+
+    @property
+    def external_models(self) -> dict[str, "ExternalModel"]:
+        """The models of ``bundles`` and ``model_file`` by registry name ("bundle",
+        "bundle2", "implicit-als", ...), registered on first use; empty without them."""
+        if not self.bundles and self.model_file is None:
+            return {}
+        return self._open_externals()[1]
 
     def indexes(self) -> tuple["NameIndex", "IdIndex"]:
         """The artist-name and listener-id indexes (read from the cache when it has them)."""
@@ -108,7 +138,22 @@ class Session:
         """Model ``name`` trained by ``engine`` on the dataset with ``overrides`` of its
         declared defaults: from the cache, or trained (and stored). ``isolated``: train a
         model that declares ``trains_in_child`` in a child process (the app's UI thread stays
-        responsive)."""
+        responsive). An external model (:attr:`external_models`) is read, never trained:
+        hyperparameters other than its own are refused."""
+        external = self.external_models.get(name)
+        if external is not None:
+            changed = sorted(key for key, value in overrides.items()
+                             if key in external.params and external.params[key] != value
+                             or key not in external.params and value is not None)
+            if changed:
+                raise TuiRecsError(f"{external.title} was trained elsewhere: its "
+                                   f"hyperparameters ({', '.join(changed)}) cannot change "
+                                   "(they apply to models trained here)")
+            from tui_recs.pipeline import get_model  # numpy and annoy, as below
+
+            return get_model(self.dataset, name, external.params, store=self.store,
+                             progress=progress, cancel=cancel, build_index=build_index,
+                             engine=external.engine)
         if isolated:
             from tui_recs.isolated import get_model_isolated  # only for the app
 
@@ -125,18 +170,40 @@ class Session:
                  ) -> tuple[list[dict[str, Any]], str]:
         """The evaluation table (rows, split description) of models ``params`` (name ->
         hyperparameter overrides) on a seeded split, the popularity baseline included;
-        ``isolated``: computed in a child process (cancellable there)."""
+        ``isolated``: computed in a child process (cancellable there).
+
+        External models are not refitted: they are measured as they are on the same split,
+        and their rows say that their scores are optimistic (they learned from the held-out
+        plays too, as far as tui-recs can tell)."""
+        external = [name for name in params if name in self.external_models]
+        local = {name: dict(values) for name, values in params.items() if name not in external}
         if isolated:
             from tui_recs.isolated import evaluate_isolated  # only for the app
 
-            return evaluate_isolated(self.dataset, {name: dict(values) for name, values in
-                                                    params.items()}, k, seed=seed, split=split,
-                                     test_fraction=test_fraction, leave_out=leave_out,
-                                     cancel=cancel)
-        from tui_recs.evaluation import evaluate_registered, split_plays  # numpy, as above
+            rows, description = evaluate_isolated(
+                self.dataset, local, k, seed=seed, split=split, test_fraction=test_fraction,
+                leave_out=leave_out, cancel=cancel)
+            chosen = None
+        else:
+            from tui_recs.evaluation import evaluate_registered, split_plays  # numpy, as above
 
-        chosen = split_plays(self.dataset.user_items, split, test_fraction, leave_out, seed)
-        return evaluate_registered(params, chosen, k), chosen.description
+            chosen = split_plays(self.dataset.user_items, split, test_fraction, leave_out, seed)
+            rows, description = evaluate_registered(local, chosen, k), chosen.description
+        if external:
+            from tui_recs.evaluation import BASELINE, evaluate, split_plays
+
+            if chosen is None:  # the same seeded split the child used
+                chosen = split_plays(self.dataset.user_items, split, test_fraction, leave_out,
+                                     seed)
+            measured = []
+            for name in external:
+                row = evaluate(self.model(name, cancel=cancel).model, chosen, k, fit=False)
+                row["model"] = f"{name} (optimistic: trained on all plays)"
+                measured.append(row)
+            at = next((i for i, row in enumerate(rows) if row["model"] == BASELINE.name),
+                      len(rows))
+            rows[at:at] = measured
+        return rows, description
 
     def related(self, ready: "ReadyModel", item: int, n: int = 10, exact: bool = False,
                 min_listeners: int = MIN_LISTENERS) -> tuple["np.ndarray", "np.ndarray", str]:
@@ -149,6 +216,9 @@ class Session:
                   min_listeners: int = MIN_LISTENERS) -> tuple["np.ndarray", "np.ndarray", str]:
         """(ids, scores, how they were found) of the n best new artists for listener row
         ``user`` with at least ``min_listeners`` listeners."""
+        if not ready.model.capabilities.recommend:
+            raise TuiRecsError(f"{ready.model.title} cannot recommend: it has no listener "
+                               "factors (ask it for related artists)")
         ids, scores = ready.recommend(user, n, exact=exact, min_listeners=min_listeners)
         mode = "exact" if exact or ready.recommend_mode is None else ready.recommend_mode.mode
         return ids, scores, mode

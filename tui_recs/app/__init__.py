@@ -12,6 +12,8 @@ from tui_recs.app.terminal import Display, display_for
 from tui_recs.app.terminfo import terminfo_colours
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from textual.app import App
 
 #: Thread pools of the numeric libraries: the ALS kernels (numba) and BLAS (numpy, scipy).
@@ -32,18 +34,19 @@ def leave_a_core_for_the_ui() -> None:
 
 def run(data: str | Path | None = None, format: str = "auto", cache_dir: str | Path | None = None,
         use_cache: bool = True, mouse: bool = True, encoding: str | None = None,
-        fresh: bool = False) -> int:
+        fresh: bool = False, bundles: "Sequence[str | Path]" = (),
+        model_file: str | Path | None = None) -> int:
     """Open the app on ``data`` (None: the built-in demo data; ``encoding`` its text encoding,
-    None to detect it) on this process's terminal; returns the exit code. The caller checks
-    that there is one (:func:`terminal.refusal`). ``fresh``: not where the last session left
-    off."""
+    None to detect it) or on ``bundles``, with ``model_file``, on this process's terminal;
+    returns the exit code. The caller checks that there is one (:func:`terminal.refusal`).
+    ``fresh``: not where the last session left off."""
     leave_a_core_for_the_ui()
     display = display_for(os.environ, terminfo_colours(os.environ.get("TERM", ""), os.environ))
     os.environ["TEXTUAL_COLOR_SYSTEM"] = display.textual_colour_system  # read at import
     from tui_recs.app.main import TuiRecsApp  # textual reads TEXTUAL_COLOR_SYSTEM as it loads
 
     app = TuiRecsApp(data, format=format, cache_dir=cache_dir, use_cache=use_cache,
-                     encoding=encoding, fresh=fresh)
+                     encoding=encoding, fresh=fresh, bundles=bundles, model_file=model_file)
     show_as(app, display)
     with quit_when_terminal_lost(app):
         app.run(mouse=mouse)

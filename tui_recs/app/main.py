@@ -14,7 +14,7 @@ import random
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 from textual import work
 from textual.app import App
@@ -77,6 +77,19 @@ def _dataset_cached(data: str | Path | None, format: str, cache_dir: str | Path 
         return False
 
 
+def _bundle_cached(bundle: str | Path, cache_dir: str | Path | None, use_cache: bool) -> bool:
+    """Whether a bundle's data is in the cache (never a crash before the app has started)."""
+    if not use_cache:
+        return False
+    from tui_recs.cache import ArtifactStore, resolve_cache_dir
+    from tui_recs.external import bundle_cached
+
+    try:
+        return bundle_cached(bundle, ArtifactStore(resolve_cache_dir(cache_dir)))
+    except Exception:
+        return False
+
+
 class TuiRecsApp(App[int]):
     """Explore artist similarities and listener recommendations learned from play counts."""
 
@@ -122,7 +135,8 @@ class TuiRecsApp(App[int]):
                  model_params: dict[str, dict[str, Any]] | None = None,
                  config_path: Path | None = None, clock: Callable[[], float] = time.monotonic,
                  cursor_blink: bool = True, seed: int | None = None,
-                 encoding: str | None = None, fresh: bool = False) -> None:
+                 encoding: str | None = None, fresh: bool = False,
+                 bundles: Sequence[str | Path] = (), model_file: str | Path | None = None) -> None:
         """
         Args:
             data, format, cache_dir, use_cache, encoding: as the command line's ``--data``
@@ -135,13 +149,16 @@ class TuiRecsApp(App[int]):
             cursor_blink: whether text cursors blink (tests turn it off).
             seed: seed of the random listener picker (None: fresh randomness).
             fresh: start clean, not where the last session left off (it is still saved).
+            bundles, model_file: as ``--bundle`` and ``--model-file`` (models trained
+                elsewhere; they answer first).
         """
         # The first view, set before App.__init__ opens it: the Artists view when the data is
         # in the cache (everything is ready in a moment), else the loading view. Switching to
         # the loading view once the loader found the data uncached laid out a second screen
         # while the loader held the GIL: stalls of 80-100 ms at start-up.
-        cached = _dataset_cached(data, format, cache_dir, use_cache, demo_options,
-                                 dataset_factory, encoding)
+        cached = (_bundle_cached(bundles[0], cache_dir, use_cache) if bundles else
+                  _dataset_cached(data, format, cache_dir, use_cache, demo_options,
+                                  dataset_factory, encoding))
         # The last session (read before App.__init__, which opens the first view).
         config_path = config_path or default_config_path()
         config = Config.load(config_path)
@@ -157,6 +174,7 @@ class TuiRecsApp(App[int]):
         self.use_cache = use_cache
         self.demo_options = dict(demo_options or {})
         self.dataset_factory = dataset_factory
+        self.bundles, self.model_file = list(bundles), model_file
         self.config_path, self.config, self.remembered = config_path, config, remembered
         self.model_params = merged_params(remembered.params, model_params or {})
         self.clock = clock
@@ -264,7 +282,8 @@ class TuiRecsApp(App[int]):
 
         return Session(self.data_path, self.data_format, self.cache_dir, self.use_cache,
                        encoding=self.data_encoding if self.data_path is not None else None,
-                       demo_options=self.demo_options, dataset_factory=self.dataset_factory)
+                       demo_options=self.demo_options, dataset_factory=self.dataset_factory,
+                       bundles=self.bundles, model_file=self.model_file)
 
     def _to_train(self, dataset: "Dataset", store: "ArtifactStore | None") -> list[str]:
         """The start-up models that take a while: heavy ones the cache lacks."""
@@ -276,6 +295,8 @@ class TuiRecsApp(App[int]):
     @property
     def source_label(self) -> str:
         """What is being explored, for titles: the file name or "demo data"."""
+        if self.bundles:
+            return f"bundle {Path(self.bundles[0]).name}"
         return Path(self.data_path).name if self.data_path else "demo data"
 
     def load_data(self, factory: Callable[[], "Dataset"] | None = None) -> None:
@@ -294,6 +315,7 @@ class TuiRecsApp(App[int]):
     def _load_worker(self, job: Job) -> None:
         try:
             session = self._new_session()
+            session.external_models  # opened and registered here, off the UI thread
             dataset = session.dataset
             first_artist = int(dataset.top_items(1)[0]) if dataset.n_items else None
             to_train = self._to_train(dataset, session.store)
@@ -347,7 +369,13 @@ class TuiRecsApp(App[int]):
         message.job.finish("done", self.clock(), f"{counted(dataset.n_users, 'listener')} × "
                                                  f"{counted(dataset.n_items, 'artist')}, "
                                                  f"{counted(dataset.nnz, 'play')}")
-        for name in startup_models():
+        external = list(message.session.external_models)
+        if external:  # they answer first; heavy models train only when asked (palette)
+            self.preferred = external[0]
+            self.compare_pair = list(dict.fromkeys([*external, *registry.names()]))[:2]
+        for name in (external + [name for name in startup_models() if name not in external
+                                 and not registry.model_class(name).trains_in_child]
+                     if external else startup_models()):
             self.train(name, quick=name not in message.to_train)
         self.jobs_version += 1
         self.models_version += 1  # the views draw the new data
