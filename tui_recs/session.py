@@ -120,12 +120,13 @@ class Session:
 
     def evaluate(self, params: Mapping[str, Mapping[str, Any]], k: int = 10, *,
                  split: str = "holdout", test_fraction: float = 0.2, leave_out: int = 1,
-                 seed: int = 0, isolated: bool = False, cancel: "CancelEvent | None" = None
-                 ) -> tuple[list[dict[str, Any]], str]:
+                 seed: int = 0, isolated: bool = False, cancel: "CancelEvent | None" = None,
+                 engine: str = DEFAULT_ENGINE) -> tuple[list[dict[str, Any]], str]:
         """The evaluation table (rows, split description) of models ``params`` (name ->
         hyperparameter overrides) on a seeded split, the popularity baseline included;
-        ``isolated``: computed in a child process (cancellable there)."""
-        if isolated:
+        ``isolated``: computed in a child process (cancellable there); ``engine`` trains the
+        models (not in a child process)."""
+        if isolated and engine == DEFAULT_ENGINE:
             from tui_recs.isolated import evaluate_isolated  # only for the app
 
             return evaluate_isolated(self.dataset, {name: dict(values) for name, values in
@@ -135,7 +136,7 @@ class Session:
         from tui_recs.evaluation import evaluate_registered, split_plays  # numpy, as above
 
         chosen = split_plays(self.dataset.user_items, split, test_fraction, leave_out, seed)
-        return evaluate_registered(params, chosen, k), chosen.description
+        return evaluate_registered(params, chosen, k, engine=engine), chosen.description
 
     def related(self, ready: "ReadyModel", item: int, n: int = 10, exact: bool = False
                 ) -> tuple["np.ndarray", "np.ndarray", str]:

@@ -163,3 +163,22 @@ def first_line(error: BaseException) -> str:
         if line and not line.startswith(("An error occurred while calling", "at ")):
             return line[:300]
     return type(error).__name__
+
+
+@contextlib.contextmanager
+def spark_errors(log: Path | None, source: str | None = None) -> Iterator[None]:
+    """Spark's and Py4J's exceptions in the block as one line: a path Spark cannot find is a
+    DataError naming ``source``; anything else a SparkJobError naming the log."""
+    from tui_recs.errors import DataError
+
+    try:
+        yield
+    except TuiRecsError:
+        raise
+    except Exception as error:
+        line = first_line(error)
+        if "PATH_NOT_FOUND" in line or "Path does not exist" in line:
+            raise DataError("does not exist (or matches no files)", source,
+                            hint="check the path or URI") from None
+        where = f"; Spark's log: {log}" if log is not None else ""
+        raise SparkJobError(f"Spark failed: {line}{where}") from None

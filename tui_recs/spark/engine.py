@@ -50,7 +50,7 @@ class SparkEngine(Engine):
     def _train(self, spark: Any, params: dict[str, Any], plays: "sp.coo_matrix",
                callback: "FitCallback | None", log: Any) -> dict[str, np.ndarray]:
         from tui_recs.spark import als
-        from tui_recs.spark.context import SparkJobError, first_line
+        from tui_recs.spark.context import spark_errors
         from tui_recs.spark.weighting import als_ratings, weighted
 
         n_users, n_items = plays.shape
@@ -65,8 +65,8 @@ class SparkEngine(Engine):
             return callback(min(total, int(state.fraction * total)),
                             time.perf_counter() - started, None)
 
-        frame = _plays_frame(spark, plays)
-        try:
+        with spark_errors(log):
+            frame = _plays_frame(spark, plays)
             with als.JobGroup(spark, "tui-recs: ALS", report) as group:
                 ratings = als_ratings(weighted(frame, n_items, params["weighting"],
                                                params["bm25_k1"], params["bm25_b"]))
@@ -79,11 +79,6 @@ class SparkEngine(Engine):
                                                             params["factors"]),
                           # The local ALS keeps the artists' total plays for fold-in.
                           "lengths": artist_lengths(plays.tocsr())}
-        except (als.SparkCancelled, ModelError):
-            raise
-        except Exception as error:  # Py4J/Spark errors: one line, the log named
-            where = f"; log: {log}" if log is not None else ""
-            raise SparkJobError(f"Spark ALS failed: {first_line(error)}{where}") from None
         self.last_info = info
         return arrays
 
