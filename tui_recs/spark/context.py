@@ -133,6 +133,7 @@ def spark_session(cache_root: Path, master: str | None = None,
     from pyspark.sql import SparkSession
 
     log = log_path(cache_root)
+    quiet_python_loggers(log)
     settings = {**BASE_CONF, **quiet_conf(log), **(conf or {})}
     builder = SparkSession.builder.appName("tui-recs").master(master or DEFAULT_MASTER)
     for key, value in settings.items():
@@ -153,6 +154,28 @@ def quiet_pyspark_warnings() -> None:
     never hands pandas objects to Spark."""
     warnings.filterwarnings("ignore", message=r"PySpark does not yet fully support",
                             category=FutureWarning)
+
+
+#: pyspark's own Python loggers, which write the errors tui-recs reports in one line (with
+#: their Java stack) as JSON to stderr.
+PYSPARK_LOGGERS = ("DataFrameQueryContextLogger", "SQLQueryContextLogger")
+
+
+def quiet_python_loggers(log: Path | None) -> None:
+    """pyspark's Python loggers write to ``log`` (None: nowhere) instead of stderr."""
+    import logging
+
+    try:
+        from pyspark.logger import PySparkLogger  # pyspark 4; 3.5 has no such loggers
+    except ImportError:
+        return
+    for name in PYSPARK_LOGGERS:
+        logger = PySparkLogger.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.addHandler(logging.FileHandler(log, encoding="utf-8") if log is not None
+                          else logging.NullHandler())
+        logger.propagate = False
 
 
 def first_line(error: BaseException) -> str:

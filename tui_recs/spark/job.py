@@ -104,18 +104,22 @@ def _run(spark: "SparkSession", source: str, params: dict[str, Any], directory: 
         with phase("read", f"reading {source}") as group:
             plays = read_plays(spark, source, format)
             group.check()
-        with phase("fit", f"training ALS on {plays.n_users:,} listeners × {plays.n_items:,} "
-                          f"artists ({plays.nnz:,} plays)") as group:
-            ratings = als_ratings(weighted(plays.history, plays.n_items, params["weighting"],
-                                           params["bm25_k1"], params["bm25_b"]))
-            model, info = als.train(spark, ratings, n_users=plays.n_users,
-                                    n_items=plays.n_items, nnz=plays.nnz, params=params,
-                                    checkpoint_dir=checkpoint_dir)
-            group.check()
-        with phase("write", f"writing the bundle to {directory}"):
-            manifest = write_bundle(spark, directory, plays, model, {
-                "model": MODEL, "engine": "spark", "params": params,
-                "spark": {**info, "dropped": plays.dropped},
-                "source": f"{plays.source} ({plays.format})"})
+        try:
+            with phase("fit", f"training ALS on {plays.n_users:,} listeners × "
+                              f"{plays.n_items:,} artists ({plays.nnz:,} plays)") as group:
+                ratings = als_ratings(weighted(plays.history, plays.n_items,
+                                               params["weighting"], params["bm25_k1"],
+                                               params["bm25_b"]))
+                model, info = als.train(spark, ratings, n_users=plays.n_users,
+                                        n_items=plays.n_items, nnz=plays.nnz, params=params,
+                                        checkpoint_dir=checkpoint_dir)
+                group.check()
+            with phase("write", f"writing the bundle to {directory}"):
+                manifest = write_bundle(spark, directory, plays, model, {
+                    "model": MODEL, "engine": "spark", "params": params,
+                    "spark": {**info, "dropped": plays.dropped},
+                    "source": f"{plays.source} ({plays.format})"})
+        finally:
+            plays.release()
     report(Stage("write", 1.0, f"bundle written to {directory}"))
     return manifest

@@ -55,6 +55,14 @@ class Plays:
     source: str
     format: str
     dropped: dict[str, int] = field(default_factory=dict)
+    #: The cached pairs behind the tables (see :meth:`release`).
+    cached: "DataFrame | None" = None
+
+    def release(self) -> None:
+        """Drop the pairs cached for the tables (a later read of the same path must not be
+        served them)."""
+        if self.cached is not None:
+            self.cached.unpersist()
 
 
 def read_plays(spark: "SparkSession", source: str, format: str = "auto",
@@ -263,7 +271,7 @@ def _validated(raw: "DataFrame", source: str, what: str, strict: bool, drop_name
     from pyspark.sql import functions as F  # noqa: N812
 
     cleaned = raw.withColumn("user", _clean(F.col("user"))).withColumn("item", _clean(F.col("item")))
-    number = F.col("plays").cast("double")
+    number = F.expr("try_cast(plays AS DOUBLE)")  # null where not a number (ANSI mode too)
     blank = F.coalesce(*(F.col(name) for name in ("user", "item", "plays", "name", "artist_id",
                                                    "extra"))).isNull()
     nameless = ~blank & F.col("item").isNull() if drop_nameless else F.lit(False)
@@ -281,9 +289,11 @@ def _validated(raw: "DataFrame", source: str, what: str, strict: bool, drop_name
     problem = F.lit(None).cast("string")
     for condition, text in reversed(reasons):
         problem = F.when(considered & condition, F.lit(text)).otherwise(problem)
-    checked = cleaned.withColumn("problem", problem).withColumn("number", number).cache()
-    example = F.concat_ws(" | ", F.col("problem"), F.concat_ws(
-        "\t", *(F.coalesce(F.col(name), F.lit("")) for name in ("user", "item", "plays"))))
+    # Not cached: the input is read once for these counts and once more for the rows kept
+    # (a cache would outlive the call, and serve a changed file's old rows to the next one).
+    checked = cleaned.withColumn("problem", problem).withColumn("number", number)
+    example = F.concat_ws(": ", F.col("problem"), F.concat_ws(
+        ", ", *(F.coalesce(F.col(name), F.lit("")) for name in ("user", "item", "plays"))))
     counts = checked.agg(
         F.count(F.when(~blank, 1)).alias("total"),
         F.count(F.when(nameless, 1)).alias("nameless"),
@@ -353,4 +363,4 @@ def _indexed(kept: "DataFrame", names: "DataFrame | None", source: str, format: 
     labels = indexer.labelsArray
     return Plays(history=history, users=users, items=items, n_users=len(labels[0]),
                  n_items=len(labels[1]), nnz=positioned.count(), source=source, format=format,
-                 dropped=dropped)
+                 dropped=dropped, cached=positioned)
