@@ -183,7 +183,23 @@ def test_bm25_in_spark_matches_the_local_weighting(spark, hetrec):
     assert len(got) == expected.nnz
     values = np.array([got[pair] for pair in zip(expected.row.tolist(), expected.col.tolist())])
     np.testing.assert_allclose(values.astype(np.float32), expected.data, rtol=2e-6, atol=1e-6)
-    assert (expected.data < 0).any()  # the clipped case is exercised
+
+
+def test_negative_weights_stay_played_without_extra_confidence(spark):
+    """A listener of every artist has a negative idf: the local ALS clips the weight to 0
+    (preference 1, confidence 1); MLlib gets the tiny positive rating that means the same."""
+    import scipy.sparse as sp
+
+    from tui_recs.models.weighting import bm25
+    from tui_recs.spark.engine import _plays_frame
+    from tui_recs.spark.weighting import PLAYED_WITHOUT_WEIGHT, als_ratings, weighted
+
+    plays = sp.csr_matrix(np.array([[3, 1, 2], [0, 4, 0]], dtype=np.float32))
+    assert (bm25(plays).toarray()[0] < 0).all()
+    rows = als_ratings(weighted(_plays_frame(spark, plays.tocoo()), 3)).collect()
+    ratings = {(row["user"], row["item"]): row["rating"] for row in rows}
+    assert [ratings[(0, item)] for item in range(3)] == pytest.approx([PLAYED_WITHOUT_WEIGHT] * 3)
+    assert ratings[(1, 1)] == pytest.approx(float(bm25(plays)[1, 1]), rel=1e-6)
 
 
 def test_spark_als_matches_local_als_on_hetrec(spark, hetrec):
