@@ -135,7 +135,10 @@ def spark_session(cache_root: Path, master: str | None = None,
     log = log_path(cache_root)
     quiet_python_loggers(log)
     settings = {**BASE_CONF, **quiet_conf(log), **(conf or {})}
-    builder = SparkSession.builder.appName("tui-recs").master(master or DEFAULT_MASTER)
+    builder = SparkSession.builder.appName("tui-recs")
+    # Under spark-submit the JVM is up already, with its --master: keep it unless one is named.
+    if master is not None or not os.environ.get("PYSPARK_GATEWAY_PORT"):
+        builder = builder.master(master or DEFAULT_MASTER)
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
