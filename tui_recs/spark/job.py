@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
@@ -68,6 +69,8 @@ def train_bundle(source: str, params: Mapping[str, Any], *, cache_root: Path,
     from tui_recs.spark.context import spark_session
 
     report = progress or (lambda stage: None)
+    if "://" not in source and not source.startswith("file:"):
+        source = os.path.abspath(os.path.expanduser(source))  # the manifest says where from
     default = output is None
     directory = str(default_output(cache_root, source, format, params)) if default else output
     if default and Path(directory, MANIFEST).is_file():
