@@ -58,3 +58,37 @@ def tiny_model():
     registry.register(Tiny)
     yield Tiny
     registry.unregister(Tiny.name)
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory):
+    """The one SparkSession of the test run: local[2], small memory, no UI, its log in a
+    temporary folder. Without Java the Spark tests fail in CI (CI=true) and are skipped
+    elsewhere, with what to install."""
+    import os
+
+    from tui_recs.spark.context import (SparkUnavailable, java_version, log_path, quiet_conf,
+                                        quiet_pyspark_warnings, quiet_python_loggers,
+                                        require_pyspark, stderr_to)
+
+    try:
+        java_version()
+        quiet_pyspark_warnings()
+        require_pyspark()
+    except SparkUnavailable as error:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(str(error))
+        pytest.skip(str(error))
+    from pyspark.sql import SparkSession
+
+    log = log_path(tmp_path_factory.mktemp("spark"))
+    quiet_python_loggers(log)
+    builder = SparkSession.builder.master("local[2]").appName("tui-recs-tests")
+    for key, value in {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
+                       "spark.driver.memory": "1g", "spark.sql.shuffle.partitions": "4",
+                       "spark.default.parallelism": "2", **quiet_conf(log)}.items():
+        builder = builder.config(key, value)
+    with stderr_to(log):
+        session = builder.getOrCreate()
+    yield session
+    session.stop()

@@ -194,6 +194,9 @@ def _add_model_options(parser: argparse.ArgumentParser, multiple: bool = False,
     for flag, declared in (model_flags() if hyperparameters else {}).items():
         group.add_argument(flag, type=_flag_type(flag, declared),
                            help=_flag_help(declared))
+    group.add_argument("--engine", default="local", choices=("local", "spark"),
+                       help="who trains: local (Numba, default) or spark (MLlib ALS on a local "
+                            "Spark; needs Java 17+ and pip install 'tui-recs[spark]')")
 
 
 def _model_name(text: str) -> str:
@@ -338,9 +341,7 @@ def build_parser(argv: Sequence[str] = (), external: Sequence[str] = ()
 
     train = command("train", "train a model (or load it from the cache) and report", model=True)
     train.add_argument("--no-index", action="store_true", help="skip the indexes")
-    train.add_argument("--output", metavar="DIR", type=Path,
-                       help="also write the trained model as a bundle into DIR (new or empty; "
-                            "open it with --bundle DIR)")
+    _add_spark_options(train)
 
     evaluate = command("evaluate", "measure models on held-out plays", model="many")
     evaluate.set_defaults(models=registry.names())
@@ -464,7 +465,7 @@ class Command:
         """Model ``name`` with the command line's hyperparameters, a progress bar meanwhile."""
         with _StageProgress() as progress:
             return self.session.model(name, progress=progress, build_index=build_index,
-                                      **self.params(name))
+                                      engine=self.args.engine, **self.params(name))
 
     def artist_row(self, item: int, rank: int | None = None, score: float | None = None) -> dict:
         dataset = self.dataset
@@ -772,6 +773,10 @@ def _cmd_train(command: Command) -> int:
     from rich.text import Text
 
     args = command.args
+    if args.engine == "spark":
+        return _train_spark(command)
+    if args.master is not None or args.spark_conf:
+        raise UsageError("tui-recs train: --master and --spark-conf go with --engine spark")
     ready = command.model(args.model, build_index=False if args.no_index else None)
     info = {"model": args.model, "engine": ready.engine, "params": ready.params,
             "fit_seconds": ready.info.get("fit_seconds"),
@@ -817,8 +822,73 @@ def _write_bundle(command: Command, ready: "ReadyModel") -> Path:
     if not isinstance(ready.model, FactorModel):
         raise UsageError(f"tui-recs train: --output writes factor models; {ready.name} is not one")
     with _progress_line(f"writing the bundle to {command.args.output}"):
-        return write_bundle(command.args.output, command.dataset, ready.model,
+        return write_bundle(Path(command.args.output), command.dataset, ready.model,
                             engine=ready.engine)
+
+
+# ------------------------------------------------------------------ train --engine spark
+def _add_spark_options(train: argparse.ArgumentParser) -> None:
+    train.add_argument("--output", metavar="DIR",
+                       help="write the trained model as a bundle into DIR (new or empty; open "
+                            "it with --bundle DIR); with --engine spark a path or any URI Spark "
+                            "writes, by default in the cache")
+    group = train.add_argument_group("spark (with --engine spark: writes a model bundle)")
+    group.add_argument("--master", metavar="URL",
+                       help="Spark master (default local[*]; spark://, yarn, k8s:// ...)")
+    group.add_argument("--spark-conf", metavar="KEY=VALUE", action="append", default=[],
+                       type=_spark_setting, help="a Spark setting (repeat it)")
+
+
+def _spark_setting(text: str) -> tuple[str, str]:
+    key, equals, value = text.partition("=")
+    if not equals or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, not {text!r}")
+    return key.strip(), value
+
+
+def _train_spark(command: Command) -> int:
+    """Spark reads --data itself, trains MLlib ALS and writes a bundle (docs/spark.md)."""
+    from rich.text import Text
+
+    from tui_recs.cache.location import resolve_cache_dir
+    from tui_recs.pipeline import resolved_params
+    from tui_recs.spark.bundle import BundleExists
+    from tui_recs.spark.job import train_bundle
+
+    args = command.args
+    if args.model != "als":
+        raise UsageError(f"tui-recs train: the spark engine trains als, not {args.model}")
+    if args.data is None:
+        raise UsageError("tui-recs train: --engine spark reads --data PATH itself (for the "
+                         "demo data: tui-recs demo-data DIR, then --data DIR/...)")
+    if args.encoding not in (None, "utf-8", "utf_8"):
+        raise UsageError("tui-recs train: the spark engine reads UTF-8 (convert the data "
+                         "first, e.g. with iconv)")
+    params = resolved_params("als", command.params("als"))
+    try:
+        with _StageProgress() as progress:
+            trained = train_bundle(args.data, params,
+                                   cache_root=resolve_cache_dir(args.cache_dir),
+                                   output=args.output, format=args.format, master=args.master,
+                                   conf=dict(args.spark_conf), progress=progress)
+    except BundleExists as error:
+        raise UsageError(f"tui-recs train: {error}") from None
+    manifest = trained.manifest
+    if args.json:
+        _print_json({"bundle": trained.directory, "reused": trained.reused,
+                     "log": None if trained.log is None else str(trained.log), **manifest})
+        return EXIT_OK
+    shape, spark = manifest["shape"], manifest.get("spark", {})
+    console = _console()
+    console.print(Text.assemble(("als", "bold"), printable(
+        f" on {manifest['source']}: " + ("bundle found in the cache" if trained.reused else
+                                         f"trained in {spark.get('fit_seconds', 0):.2f} s")
+        + f" (engine spark, {spark.get('master', '?')})")))
+    console.print(printable(f"  {shape['users']:,} listeners × {shape['items']:,} artists, "
+                            f"{shape['plays']:,} plays; regParam {spark.get('regParam', 0):.4g} "
+                            f"(from regularization {params['regularization']:g})"))
+    console.print(printable(f"  bundle: {trained.directory}"))
+    return EXIT_OK
 
 
 def _cmd_evaluate(command: Command) -> int:
@@ -829,7 +899,8 @@ def _cmd_evaluate(command: Command) -> int:
     with _progress_line(f"evaluating {', '.join(params)}"):
         table, _ = command.session.evaluate(params, args.k, split=args.split,
                                             test_fraction=args.test_fraction,
-                                            leave_out=args.leave_out, seed=args.split_seed)
+                                            leave_out=args.leave_out, seed=args.split_seed,
+                                            engine=args.engine)
     if args.json:
         _print_json({"k": args.k, "split": args.split, "split_seed": args.split_seed,
                      "rows": table})

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from tui_recs.models import registry
+from tui_recs.models.engine import DEFAULT_ENGINE
+from tui_recs.models.engine import engine as engine_named
 from tui_recs.models.params import check_fits
 from tui_recs.models.popularity import Popularity
 from tui_recs.models.topk import rows_per_block
@@ -145,8 +147,10 @@ def auc(scores: np.ndarray, heard: "sp.csr_matrix", held_out: "sp.csr_matrix") -
 
 
 def evaluate(model: "Recommender", split: Split, k: int = 10, users: Sequence[int] | None = None,
-             batch: int | None = None, fit: bool = True) -> dict[str, float | str]:
-    """Fit ``model`` on ``split.train`` (unless ``fit`` is False) and measure it at ``k``.
+             batch: int | None = None, fit: bool = True,
+             engine: str = DEFAULT_ENGINE) -> dict[str, float | str]:
+    """Fit ``model`` on ``split.train`` (unless ``fit`` is False; trained by ``engine``, see
+    :mod:`tui_recs.models.engine`) and measure it at ``k``.
 
     ``users``: evaluated listeners (default ``split.users``; each must have held-out
     artists). ``batch``: listeners scored at once (default: as many as fit in
@@ -164,7 +168,11 @@ def evaluate(model: "Recommender", split: Split, k: int = 10, users: Sequence[in
     fit_seconds = 0.0
     if fit:
         started = time.perf_counter()
-        model.fit(train)
+        if engine == DEFAULT_ENGINE:
+            model.fit(train)
+        else:
+            model = type(model).from_arrays(model.get_params(),
+                                            engine_named(engine).train(model, train))
         fit_seconds = time.perf_counter() - started
     query_seconds = 0.0
     recommended_blocks, auc_blocks = [], []
@@ -199,13 +207,14 @@ def _mean(values: np.ndarray) -> float:
 
 
 def evaluate_models(models: Mapping[str, "Recommender"], split: Split, k: int = 10,
-                    users: Sequence[int] | None = None) -> list[dict[str, float | str]]:
+                    users: Sequence[int] | None = None, engine: str = DEFAULT_ENGINE
+                    ) -> list[dict[str, float | str]]:
     """Fit and evaluate each (unfitted) model on the same split and listeners; the popularity
-    baseline is always included. Rows are in the given order, the baseline last if it was
-    not named. Each row's "model" is its key in ``models``."""
+    baseline is always included (trained locally). Rows are in the given order, the baseline
+    last if it was not named. Each row's "model" is its key in ``models``."""
     rows = []
     for name, model in models.items():
-        row = evaluate(model, split, k, users=users)
+        row = evaluate(model, split, k, users=users, engine=engine)
         row["model"] = name
         rows.append(row)
     if not any(isinstance(model, BASELINE) for model in models.values()):
@@ -227,8 +236,8 @@ def split_plays(user_items: "sp.csr_matrix", split: str = "holdout", test_fracti
     raise ValueError(f"unknown split {split!r}: use holdout or leave-k-out")
 
 
-def evaluate_registered(params: Mapping[str, Mapping[str, Any]], split: Split, k: int = 10
-                        ) -> list[dict[str, float | str]]:
+def evaluate_registered(params: Mapping[str, Mapping[str, Any]], split: Split, k: int = 10,
+                        engine: str = DEFAULT_ENGINE) -> list[dict[str, float | str]]:
     """:func:`evaluate_models` of registered models by name, each with its hyperparameters
     (``params``: name -> overrides of the declared defaults), checked against the data's
     shape before anything is fitted (a ParameterError names the first that does not fit)."""
@@ -238,4 +247,4 @@ def evaluate_registered(params: Mapping[str, Mapping[str, Any]], split: Split, k
         model = registry.create(name, **overrides)
         check_fits(model.PARAMS, model.get_params(), name, n_users, n_items)
         models[name] = model
-    return evaluate_models(models, split, k=k)
+    return evaluate_models(models, split, k=k, engine=engine)

@@ -166,18 +166,19 @@ class Session:
 
     def evaluate(self, params: Mapping[str, Mapping[str, Any]], k: int = 10, *,
                  split: str = "holdout", test_fraction: float = 0.2, leave_out: int = 1,
-                 seed: int = 0, isolated: bool = False, cancel: "CancelEvent | None" = None
-                 ) -> tuple[list[dict[str, Any]], str]:
+                 seed: int = 0, isolated: bool = False, cancel: "CancelEvent | None" = None,
+                 engine: str = DEFAULT_ENGINE) -> tuple[list[dict[str, Any]], str]:
         """The evaluation table (rows, split description) of models ``params`` (name ->
         hyperparameter overrides) on a seeded split, the popularity baseline included;
-        ``isolated``: computed in a child process (cancellable there).
+        ``isolated``: computed in a child process (cancellable there); ``engine`` trains the
+        models (not in a child process).
 
         External models are not refitted: they are measured as they are on the same split,
         and their rows say that their scores are optimistic (they learned from the held-out
         plays too, as far as tui-recs can tell)."""
         external = [name for name in params if name in self.external_models]
         local = {name: dict(values) for name, values in params.items() if name not in external}
-        if isolated:
+        if isolated and engine == DEFAULT_ENGINE:
             from tui_recs.isolated import evaluate_isolated  # only for the app
 
             rows, description = evaluate_isolated(
@@ -188,7 +189,8 @@ class Session:
             from tui_recs.evaluation import evaluate_registered, split_plays  # numpy, as above
 
             chosen = split_plays(self.dataset.user_items, split, test_fraction, leave_out, seed)
-            rows, description = evaluate_registered(local, chosen, k), chosen.description
+            rows, description = (evaluate_registered(local, chosen, k, engine=engine),
+                                 chosen.description)
         if external:
             from tui_recs.evaluation import BASELINE, evaluate, split_plays
 

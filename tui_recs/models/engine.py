@@ -45,14 +45,22 @@ class LocalEngine(Engine):
         return model.fit(user_items, callback=callback).to_arrays()
 
 
-#: Engines by name; the first is the default.
-ENGINES: dict[str, Engine] = {LocalEngine.name: LocalEngine()}
+#: Engines by name, or "module:Class" of those made on first use (Spark: the optional
+#: pyspark, imported only then); the first is the default.
+ENGINES: dict[str, "Engine | str"] = {LocalEngine.name: LocalEngine(),
+                                      "spark": "tui_recs.spark.engine:SparkEngine"}
 DEFAULT_ENGINE = LocalEngine.name
 
 
 def engine(name: str) -> Engine:
     """The engine called ``name``."""
     try:
-        return ENGINES[name]
+        found = ENGINES[name]
     except KeyError:
         raise ModelError(f"unknown engine {name!r}: choose from {', '.join(ENGINES)}") from None
+    if isinstance(found, str):
+        from importlib import import_module
+
+        module, cls = found.split(":")
+        found = ENGINES[name] = getattr(import_module(module), cls)()
+    return found
