@@ -1,16 +1,16 @@
 """Choose default hyperparameters from a small grid by NDCG@10 on the hetrec data (by hand).
 
     python benchmarks/tune_defaults.py [--data ../shared/data/lastfm-hetrec2011-2k]
-                                       [--out docs/defaults.md] [--quick]
-                                       [--models bpr,lmf,sgd-mf]
+                                       [--out FILE] [--quick] [--models bpr,lmf,sgd-mf]
 
 Every setting is fitted on the same seeded 80/20 per-listener split (seed 0) and measured with
 the core evaluation; the table (sorted by NDCG@10) and the winners are written as Markdown,
 followed by the winners' figures on held-out split seeds (HELD_OUT_SEEDS), which the defaults
 were not chosen on: tests/test_quality.py asserts those. ``--quick``: the first value of each
-axis only, the Markdown printed rather than written (a check that the script still runs).
-``--models``: only these grids, their sections printed rather than written (to update those
-sections of docs/defaults.md by hand without rerunning every grid).
+axis only (a check that the script still runs). ``--models``: only these grids. The Markdown
+is printed, or written to ``--out``: docs/defaults.md also holds sections other scripts
+measure (benchmarks/choose_defaults.py), so its grid sections are updated from this output
+by hand rather than the file overwritten.
 """
 
 from __future__ import annotations
@@ -65,11 +65,10 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--out", type=Path, default=Path("docs/defaults.md"))
-    parser.add_argument("--quick", action="store_true",
-                        help="one setting per model; print the Markdown instead of writing it")
+    parser.add_argument("--out", type=Path, help="write the Markdown here (default: print)")
+    parser.add_argument("--quick", action="store_true", help="one setting per model")
     parser.add_argument("--models", type=lambda text: text.split(","), default=list(GRIDS),
-                        help="comma-separated grids to run (a subset is printed, not written)")
+                        help="comma-separated grids to run")
     args = parser.parse_args()
     plays = load(args.data).user_items
     split = holdout_split(plays, test_fraction=0.2, seed=0)
@@ -102,7 +101,7 @@ def main() -> None:
         lines.append("")
     lines.append(f"Grid run time: {time.perf_counter() - started:.0f} s on this machine.")
     lines += [""] + held_out_section(plays, winners)
-    if args.quick or args.models != list(GRIDS):
+    if args.out is None:
         print("\n".join(lines))
         return
     args.out.parent.mkdir(parents=True, exist_ok=True)

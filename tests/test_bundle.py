@@ -229,8 +229,8 @@ def test_train_output_writes_a_bundle_that_opens(small_plays_csv, tmp_path, caps
     argv = ["--data", str(small_plays_csv), "--cache-dir", str(tmp_path / "cache")]
     assert main([*argv, "train", "--factors", "8", "--iterations", "2", "--output", str(out)]) == 0
     capsys.readouterr()
-    assert main([*argv, "related", "artist 3", "--factors", "8", "--iterations", "2",
-                 "--json"]) == 0
+    assert main([*argv, "related", "artist 3", "--model", "als", "--factors", "8",
+                 "--iterations", "2", "--json"]) == 0
     local = json.loads(capsys.readouterr().out)["results"]
     assert main(["--bundle", str(out), "--cache-dir", str(tmp_path / "cache"), "related",
                  "artist 3", "--json"]) == 0

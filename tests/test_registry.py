@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from tui_recs.app.state import AUTO
 from tui_recs.cli import main
 from tui_recs.models import registry
 from tui_recs.models.params import Param, ParameterError, key_params, resolve
@@ -184,18 +185,23 @@ async def test_a_registered_model_is_in_the_apps_pickers(tmp_path, tiny_model):
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         assert "tiny" in app.models
-        await pilot.press("escape", *["m"] * 6)
+        names = registry.names()
+        assert app.preferred == AUTO and names[-1] == "tiny"
+        await pilot.press("escape", *["m"] * len(names))  # auto, then each in turn
         assert app.preferred == "tiny"
         assert "model Tiny" in str(app.screen.query_one("#view-model").render())
         await pilot.press("m")
-        assert app.preferred == "als"
+        assert app.preferred == AUTO
         await pilot.press("4")
         table = app.screen.query_one("#models-table")
         assert [key.value for key in table.rows] == ["als", "lsa", "popularity", "bm25",
                                                      "tfidf", "cosine", "bpr", "lmf", "sgd-mf",
                                                      "tiny"]
-        await pilot.press("3", *["left_square_bracket"] * 5)
-        assert app.compare_pair == ["tiny", "lsa"]  # the right side's model is skipped
+        assert app.compare_pair == ["bm25", "als"]  # the measured defaults
+        await pilot.press("3", *["left_square_bracket"] * (names.index("tiny") - 3))
+        assert app.compare_pair == ["tiny", "als"]
+        await pilot.press("left_square_bracket")
+        assert app.compare_pair == ["lsa", "als"]  # the right side's model is skipped
 
 
 @pytest.mark.slow

@@ -184,11 +184,13 @@ def test_the_served_app_gets_the_app_options():
 async def test_the_app_in_a_browser_shows_related_artists(chromium, small_plays_csv, tmp_path):
     import aiohttp
 
+    from tui_recs.app.state import startup_models
+
     cache = tmp_path / "cache"
     artist = "artist 12"
     expected = json.loads(tui_recs("--data", str(small_plays_csv), "related", artist, "-n", "3",
                                    "--json", cache=cache).stdout)["results"]
-    for model in ("lsa", "popularity"):  # the app starts on the cache, as on a second start
+    for model in startup_models():  # the app starts on the cache, as on a second start
         assert tui_recs("--data", str(small_plays_csv), "train", "--model", model,
                         cache=cache).returncode == 0
     port = free_port()

@@ -81,6 +81,15 @@ def test_bundle_round_trip_keeps_ids_names_and_history(spark, names_csv, tmp_pat
     assert all(len(vector) == 4 and np.isfinite(vector).all()
                for vector in items["factors"] + users["factors"])
     assert manifest["spark"]["regParam"] == pytest.approx(1.0 * (3 + 3) / (2 * 6))
+    # The reader the app and the command line use opens it to the same plays.
+    from tui_recs.bundle import open_bundle
+
+    dataset = open_bundle(out).dataset()
+    plays = dataset.user_items.tocoo()
+    opened = {(str(dataset.user_ids[u]), str(dataset.item_ids[i])): float(p)
+              for u, i, p in zip(plays.row, plays.col, plays.data)}
+    assert opened == pairs
+    assert sorted(map(str, dataset.item_names)) == sorted(names.values())
 
 
 def test_manifest_lists_every_part_file_with_size_and_sha256(spark, names_csv, tmp_path):
@@ -217,7 +226,7 @@ def test_spark_als_matches_local_als_on_hetrec(spark, hetrec):
         assert spark_row[metric] == pytest.approx(local_row[metric], rel=0.10), metric
 
 
-def test_the_beatles_related_artists_from_the_spark_bundle(spark, hetrec, tmp_path):
+def test_the_beatles_related_artists_from_the_spark_bundle(spark, hetrec, tmp_path, capsys):
     out = tmp_path / "bundle"
     _train(spark, hetrec, out, factors=64, iterations=15)
     items = _table(out, "items")
@@ -227,6 +236,14 @@ def test_the_beatles_related_artists_from_the_spark_bundle(spark, hetrec, tmp_pa
     order = np.argsort(-(unit @ unit[beatles]))
     top = [items["name"][i] for i in order if i != beatles][:20]
     assert {"John Lennon", "Paul McCartney"} <= set(top), top
+    # End to end: the command line opens the bundle and answers from it.
+    from tui_recs.cli import main
+
+    assert main(["--bundle", str(out), "--cache-dir", str(tmp_path / "cache"), "related",
+                 "the beatles", "-n", "20", "--min-listeners", "0", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["model"] == "bundle"
+    assert [row["artist"] for row in answer["results"]] == top
 
 
 # ----------------------------------------------------------------- engine, command line
@@ -259,7 +276,7 @@ def test_train_engine_spark_on_the_command_line(spark, names_csv, tmp_path, caps
 @pytest.mark.parametrize("argv, message", [
     (["train", "--engine", "spark", "--model", "lsa", "--data", "x.csv"], "trains als"),
     (["train", "--engine", "spark"], "reads --data PATH itself"),
-    (["train", "--output", "x"], "go with --engine spark"),
+    (["train", "--master", "local[2]"], "go with --engine spark"),
     (["train", "--engine", "spark", "--data", "x", "--spark-conf", "novalue"], "KEY=VALUE"),
 ])
 def test_spark_usage_errors_need_no_spark(argv, message, capsys):

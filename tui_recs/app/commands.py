@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Callable
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
-from tui_recs.app.state import VIEWS, model_title
+from tui_recs.app.state import AUTO, VIEWS, model_for, model_title
 from tui_recs.models import registry
 from tui_recs.text import counted, printable
 
@@ -66,6 +66,9 @@ class ActionCommands(Provider):
         commands += [(f"Use model: {model_title(name)}", partial(app.use_model, name),
                       "answer related artists and recommendations with it")
                      for name in registry.names()]
+        commands.append(("Use model: auto (measured defaults)", partial(app.use_model, AUTO),
+                         f"related artists {model_title(model_for(AUTO, 'related'))}, "
+                         f"recommendations {model_title(model_for(AUTO, 'recommend'))}"))
         commands += [(f"Retrain {model_title(name)}…", partial(self._retrain, name),
                       "edit hyperparameters, train in the background")
                      for name in registry.names()]

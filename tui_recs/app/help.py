@@ -10,21 +10,24 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer
 
-from tui_recs.app.state import VIEWS
+from tui_recs.app.state import AUTO, VIEWS, model_for, model_title
+from tui_recs.models import registry
 
 INTRO = """\
 ## tui-recs
 
-Explore music recommendations learned from play counts. **ALS** (implicit alternating least
-squares) and **LSA** (truncated SVD) are trained in the background at start, or loaded from
-the cache; until a model is ready, the views answer with one that is, and say so.
+Explore music recommendations learned from play counts. By default (**auto**) related
+artists come from **{related}** and recommendations from **{recommend}**, the models measured
+best at each; they train in the background at start, or load from the cache. **m** steps
+through every model ({models}): one not trained yet trains then, and until a model is ready
+the views answer with one that is, and say so. **f** changes the minimum number of listeners
+an artist needs to be shown.
 
 Switch views with **1**–**4** (or click them at the top); **ctrl+p** opens the command palette:
 type an artist's name or a listener id to go there, or a command (use a model, retrain,
-evaluate, change the theme). **m** switches to the next model everywhere. In a search box,
-**↑**/**↓** choose a match (its related artists show as the highlight rests on it) and
-**Enter** opens it; **Esc** leaves the box, so that the keys below work again. **Tab** moves
-between the parts of a view. In a list, **y** copies the highlighted artist, **Y** the whole
+evaluate, change the theme). In a search box, **↑**/**↓** choose a match (its related artists
+show as the highlight rests on it) and **Enter** opens it; **Esc** leaves the box, so that
+the keys below work again. **Tab** moves between the parts of a view. In a list, **y** copies the highlighted artist, **Y** the whole
 list as TSV, **o** opens the artist's Last.fm page.
 """
 
@@ -52,7 +55,10 @@ def help_markdown(app: App) -> str:
     """The help text: the intro, each view's purpose and keys, and the app's keys, each key
     written as ``app`` shows it (following the user's keymap)."""
     key_display = app.get_key_display
-    sections = [INTRO]
+    sections = [INTRO.format(
+        related=model_title(model_for(AUTO, "related")),
+        recommend=model_title(model_for(AUTO, "recommend")),
+        models=", ".join(model_title(name) for name in registry.names()))]
     for number, (view, title) in enumerate(VIEWS.items(), start=1):
         screen = app.MODES[view]
         purpose = " ".join((screen.__doc__ or "").split())

@@ -27,7 +27,8 @@ from tui_recs.app.help import HelpScreen
 from tui_recs.app.memory import Remembered, find_artist, find_listener, merged_params
 from tui_recs.app.messages import (DataLoaded, EvaluationDone, JobEnded, JobProgressed,
                                    ModelReady, NamesIndexed, Warned, describe_error)
-from tui_recs.app.state import VIEWS, History, Job, model_title, startup_models
+from tui_recs.app.state import (AUTO, VIEWS, History, Job, model_for, model_title,
+                                startup_models)
 from tui_recs.app.views.artists import ArtistsScreen
 from tui_recs.app.views.compare import CompareScreen
 from tui_recs.app.views.listeners import ListenersScreen
@@ -117,8 +118,9 @@ class TuiRecsApp(App[int]):
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
-    #: The model the views answer with (when it is ready).
-    preferred: reactive[str] = reactive(registry.default_name)
+    #: The model the views answer with (when it is ready); AUTO: each view the model measured
+    #: best at its question (related artists, recommendations).
+    preferred: reactive[str] = reactive(AUTO)
     #: Related artists and recommendations leave out artists with fewer listeners (0: none).
     min_listeners: reactive[int] = reactive(MIN_LISTENERS)
     #: Bumped whenever a model is added or replaced; the views re-query on change.
@@ -196,7 +198,9 @@ class TuiRecsApp(App[int]):
         #: The Listeners view shows a new listener made of ``picks`` rather than ``listener``.
         self.new_listener = False
         self.picks: list[int] = []
-        self.compare_pair = registry.names()[:2]
+        #: The two models Compare puts side by side: by default the two measured defaults.
+        self.compare_pair = list(dict.fromkeys(
+            [model_for(AUTO, "related"), model_for(AUTO, "recommend"), *registry.names()]))[:2]
         self.compare_subject = "artist"
         if remembered.model is not None:
             self.preferred = remembered.model
@@ -289,7 +293,7 @@ class TuiRecsApp(App[int]):
         """The start-up models that take a while: heavy ones the cache lacks."""
         from tui_recs.pipeline import is_cached  # numpy and annoy: not before the first paint
 
-        return [name for name in startup_models() if registry.model_class(name).trains_in_child and (
+        return [name for name in self.startup_models if registry.model_class(name).trains_in_child and (
             store is None or not is_cached(dataset, name, self.model_params.get(name), store))]
 
     @property
@@ -346,7 +350,7 @@ class TuiRecsApp(App[int]):
         them and with drawing their first answers (at 360K it doubled a 0.13 s layout)."""
         names = self.names
         if names is None or names is self._prepared_names or any(
-                self.jobs[key].running for key in startup_models() if key in self.jobs):
+                self.jobs[key].running for key in self.startup_models if key in self.jobs):
             return
         self._prepared_names = names
         _freeze_heap()
@@ -373,9 +377,9 @@ class TuiRecsApp(App[int]):
         if external:  # they answer first; heavy models train only when asked (palette)
             self.preferred = external[0]
             self.compare_pair = list(dict.fromkeys([*external, *registry.names()]))[:2]
-        for name in (external + [name for name in startup_models() if name not in external
+        for name in (external + [name for name in self.startup_models if name not in external
                                  and not registry.model_class(name).trains_in_child]
-                     if external else startup_models()):
+                     if external else self.startup_models):
             self.train(name, quick=name not in message.to_train)
         self.jobs_version += 1
         self.models_version += 1  # the views draw the new data
@@ -489,17 +493,24 @@ class TuiRecsApp(App[int]):
         self.jobs_version += 1
         return len(running)
 
-    def answering_model(self, name: str | None = None) -> tuple["ReadyModel | None", str]:
-        """The model to answer with: ``name`` (default: the preferred one) when it is ready,
-        else a ready stand-in; and a note saying so ("" when it is the one asked for)."""
-        name = name or self.preferred
+    @property
+    def startup_models(self) -> list[str]:
+        """The models trained (or loaded) at start: the defaults and the ones in use."""
+        return startup_models([self.preferred, *self.compare_pair])
+
+    def answering_model(self, name: str | None = None, question: str = "related"
+                        ) -> tuple["ReadyModel | None", str]:
+        """The model to answer with: ``name`` (default: the one in use for ``question``,
+        "related" or "recommend") when it is ready, else a ready stand-in; and a note saying
+        so ("" when it is the one asked for)."""
+        name = name or model_for(self.preferred, question)
         if name in self.models:
             return self.models[name], ""
         why = self.why_not_ready(name)
         job = self.jobs.get(name)
         if job is not None and job.running and job.quick:
             return None, why
-        for other in (*reversed(startup_models()), *self.models):
+        for other in (*reversed(self.startup_models), *self.models):
             if other in self.models:
                 return self.models[other], f"{why}: showing {model_title(other)}"
         return None, why
@@ -569,8 +580,8 @@ class TuiRecsApp(App[int]):
         self.switch_mode(view)
 
     def action_cycle_model(self) -> None:
-        """Answer with the next registered model (after the last, the first again)."""
-        names = registry.names()
+        """Answer with the next registered model (after the last, the measured defaults)."""
+        names = [AUTO, *registry.names()]
         following = names.index(self.preferred) + 1 if self.preferred in names else 0
         self.use_model(names[following % len(names)])
 
@@ -583,10 +594,23 @@ class TuiRecsApp(App[int]):
                     timeout=3)
 
     def use_model(self, name: str) -> None:
-        """Answer with model ``name`` from now on (a stand-in is shown until it is ready)."""
+        """Answer with model ``name`` (or AUTO) from now on; one not trained yet starts
+        training, and a stand-in is shown until it is ready."""
         self.preferred = name
+        if name == AUTO:
+            self.notify("Answering with the models measured best: related artists "
+                        f"{model_title(model_for(AUTO, 'related'))}, recommendations "
+                        f"{model_title(model_for(AUTO, 'recommend'))}", timeout=3)
+            return
+        self.ensure_model(name)
         _, note = self.answering_model(name)
         self.notify(note or f"Answering with {model_title(name)}", timeout=3)
+
+    def ensure_model(self, name: str) -> None:
+        """Start training ``name`` unless it is ready or has been started (a failed one is
+        retrained only when asked: Models view, palette)."""
+        if self.session is not None and name not in self.models and name not in self.jobs:
+            self.train(name)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
-from tui_recs.app.state import VIEWS
+from tui_recs.app.state import AUTO, VIEWS
 from tui_recs.errors import TuiRecsError
 from tui_recs.models import registry
 from tui_recs.models.params import resolve
@@ -61,7 +61,7 @@ class Remembered:
 
         remembered = cls(source=text("source"), view=text("view", list(VIEWS)),
                          artist=text("artist"), listener=text("listener"),
-                         model=text("model", registry.names()))
+                         model=text("model", [AUTO, *registry.names()]))
         params = document.get("params") or {}
         if not isinstance(params, dict):
             problems.append("session params is not an object")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Iterable, Literal
 
 from tui_recs.models import registry
 
@@ -25,13 +25,43 @@ def model_title(name: str) -> str:
     return registry.title(name)
 
 
-def startup_models() -> list[str]:
-    """The models trained (or loaded from the cache) at start, cheapest first: those trained
-    in this process, then the heavy ones from the last registered to the first (the default),
-    so the model to wait for is the last in the loading view and the first to stand in."""
+#: ``App.preferred`` when no model was chosen: each question is answered by the model measured
+#: best at it (``registry.DEFAULTS``: related artists and recommendations may differ).
+AUTO = "auto"
+
+#: The question each view asks of the model in use (views without one show both defaults).
+VIEW_QUESTIONS = {"artists": "related", "listeners": "recommend"}
+
+
+def model_for(preferred: str, question: str) -> str:
+    """The model answering ``question`` ("related" or "recommend") when ``preferred`` is in
+    use: itself, or under :data:`AUTO` the measured default for that question."""
+    return registry.default_for(question) if preferred == AUTO else preferred
+
+
+def model_label(preferred: str, view: str) -> tuple[str, bool]:
+    """How the view bar names the model in use in ``view``, and whether it is the measured
+    default (:data:`AUTO`): ("ALS", False); under AUTO the default answering there
+    ("BM25", True), or "auto" where the view asks neither question (Compare has its own
+    pair; the Models view marks the defaults)."""
+    if preferred != AUTO:
+        return model_title(preferred), False
+    question = VIEW_QUESTIONS.get(view)
+    return (model_title(model_for(AUTO, question)), True) if question else (AUTO, False)
+
+
+def startup_models(chosen: Iterable[str] = ()) -> list[str]:
+    """The models trained (or loaded from the cache) at start, cheapest first: those trained in
+    this process, then the heavy ones that answer by default or were ``chosen`` (the model in
+    use, the compared pair), from the last registered to the first, so the model to wait for
+    is the last in the loading view and the first to stand in. The other heavy models train
+    when first asked for (``m``, Compare, the palette): at the 360K shape each costs tens of
+    seconds."""
     names = registry.names()
+    wanted = {*(model_for(AUTO, question) for question in ("related", "recommend")), *chosen}
     return ([name for name in names if not registry.model_class(name).trains_in_child]
-            + [name for name in reversed(names) if registry.model_class(name).trains_in_child])
+            + [name for name in reversed(names)
+               if registry.model_class(name).trains_in_child and name in wanted])
 
 
 @dataclass

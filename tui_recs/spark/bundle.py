@@ -17,6 +17,7 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from tui_recs.bundle.format import FORMAT, MANIFEST, VERSION
 from tui_recs.errors import TuiRecsError
 
 if TYPE_CHECKING:
@@ -25,9 +26,6 @@ if TYPE_CHECKING:
 
     from tui_recs.spark.read import Plays
 
-FORMAT, VERSION = "tui-recs-bundle", 1
-MANIFEST = "manifest.json"
-TABLES = ("items", "users", "history")
 #: Rows per part file at most: keeps each under the 2 GiB that Spark's binaryFile source
 #: (the checksums) reads at once (history rows are ~12 bytes, factor rows ~F·4 + 20).
 MAX_ROWS_PER_FILE = 5_000_000

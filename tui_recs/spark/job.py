@@ -65,7 +65,7 @@ def train_bundle(source: str, params: Mapping[str, Any], *, cache_root: Path,
     Raises DataError for the input, BundleExists for an ``output`` that exists, SparkCancelled
     when ``cancel`` is set (or a KeyboardInterrupt arrives); nothing is left half-written.
     """
-    from tui_recs.spark.bundle import MANIFEST
+    from tui_recs.bundle.format import MANIFEST
     from tui_recs.spark.context import spark_session
 
     report = progress or (lambda stage: None)

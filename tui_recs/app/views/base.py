@@ -14,7 +14,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from tui_recs.app.background import Background
-from tui_recs.app.state import VIEWS, model_title
+from tui_recs.app.state import VIEWS, model_label
 from tui_recs.errors import TuiRecsError
 
 #: How often the status line follows the running jobs, in seconds.
@@ -37,19 +37,21 @@ def lookup_label(ready: Any) -> str:
 
 #: The view bar from the widest to the narrowest: whether the app's name shows, which views
 #: are named ("all", the "current" one, "none": only their keys), whether "model" and "(m)"
-#: show beside the model's name.
-HEADER_LEVELS = ((True, "all", True, True), (False, "all", True, True),
-                 (False, "all", False, True), (False, "current", False, True),
-                 (False, "none", False, True), (False, "none", False, False))
+#: show beside the model's name, whether the minimum-listeners floor shows.
+HEADER_LEVELS = ((True, "all", True, True, True), (False, "all", True, True, True),
+                 (False, "all", False, True, True), (False, "current", False, True, True),
+                 (False, "none", False, True, True), (False, "none", False, False, True),
+                 (False, "none", False, False, False))
 
 
-def header_labels(width: int, current: str, model: str, min_listeners: int = 0
-                  ) -> tuple[str, str]:
-    """The markup of the view bar's parts, the views and the model in use with the
+def header_labels(width: int, current: str, model: str, min_listeners: int = 0,
+                  auto: bool = False) -> tuple[str, str]:
+    """The markup of the view bar's parts, the views and the model in use (``model``, its
+    label, and ``auto``: the measured default; :func:`~tui_recs.app.state.model_label`) with the
     minimum-listeners filter: the widest level of :data:`HEADER_LEVELS` that ``width``
     columns hold (the narrowest one below 16). The file name, shown from 110 columns, has
     room beside the widest level."""
-    for app_name, named, model_word, model_key in HEADER_LEVELS:
+    for app_name, named, model_word, model_key, floor_shown in HEADER_LEVELS:
         tabs = ["[b]tui-recs[/b] "] if app_name else []
         for number, (view, title) in enumerate(VIEWS.items(), start=1):
             label = f" {number} {title} " if named == "all" or (
@@ -57,14 +59,15 @@ def header_labels(width: int, current: str, model: str, min_listeners: int = 0
             if view == current:
                 label = f"[reverse b]{label}[/]"
             tabs.append(f"[@click=app.view('{view}')]{label}[/]")
-        text = ("model " if model_word else "") + f"[b]{model_title(model)}[/b]"
+        text = (("model " if model_word else "") + f"[b]{model}[/b]"
+                + (" auto" if auto and model_key else ""))
         floor = ((f" ≥{min_listeners} listeners" if model_word else f" ≥{min_listeners}")
-                 if min_listeners else "")  # no floor: nothing to say
+                 if min_listeners and floor_shown else "")  # no floor: nothing to say
         labels = "".join(tabs), (f"[@click=app.cycle_model]{text}{' (m)' if model_key else ''}[/]"
                                  f"[@click=app.cycle_min_listeners]{floor}"
                                  f"{' (f)' if model_key and floor else ''}[/]")
-        # The model's part has a column of padding on its right.
-        if sum(Content.from_markup(label).cell_length for label in labels) + 1 <= width:
+        # The model's part has a column of padding on its right, and one separates the parts.
+        if sum(Content.from_markup(label).cell_length for label in labels) + 2 <= width:
             break
     return labels
 
@@ -90,8 +93,9 @@ class ViewBar(Horizontal):
         self._label()
 
     def _label(self) -> None:
-        tabs, model = header_labels(self.size.width, self.current, self.app.preferred,
-                                    self.app.min_listeners)
+        model, auto = model_label(self.app.preferred, self.current)
+        tabs, model = header_labels(self.size.width, self.current, model,
+                                    self.app.min_listeners, auto)
         self.query_one("#view-tabs", Static).update(tabs)
         self.query_one("#view-model", Static).update(model)
 

@@ -72,6 +72,8 @@ class CompareScreen(ViewScreen):
         graph = self.query_one(Slopegraph)
         waiting = [name for name in (left, right) if name not in app.models]
         if waiting:
+            for name in waiting:
+                app.ensure_model(name)
             stats.update(" · ".join(app.why_not_ready(name) for name in waiting)
                          + " — the comparison appears when it is ready.")
             graph.display = False

@@ -103,7 +103,7 @@ class ListenersScreen(ListKeys, ViewScreen):
             [("#", 3), ("artist", None), ("plays", 7)], [(str(item), (str(rank), str(dataset.item_names[item]),
                                                f"{count:,.0f}"))
                     for rank, (item, count) in enumerate(zip(items.tolist(), plays.tolist()), start=1)])
-        ready, note = app.answering_model()
+        ready, note = app.answering_model(question="recommend")
         found = (self.ask(ready.recommend, user, self.ROWS, min_listeners=app.min_listeners)
                  if ready is not None else None)
         self._show_recommendations(ready, note, found, "Recommended")
@@ -120,7 +120,7 @@ class ListenersScreen(ListKeys, ViewScreen):
         self.query_one("#picks", FittedTable).fill(
             [("artist", None), ("listeners", 9)], [(str(item), (str(dataset.item_names[item]),
                                  f"{int(dataset.item_listeners[item]):,}")) for item in app.picks])
-        ready, note = app.answering_model()
+        ready, note = app.answering_model(question="recommend")
         if ready is not None and not ready.model.capabilities.fold_in:  # BPR, logistic MF
             self.discard("fold-in")
             self._show_recommendations(None, f"{model_title(ready.name)} cannot fold in a new "
@@ -156,7 +156,7 @@ class ListenersScreen(ListKeys, ViewScreen):
         (computed in the background: ALS solves a system over every artist for it)."""
         app = self.app
         panel = self.query_one("#explanation", Static)
-        ready, _ = app.answering_model()
+        ready, _ = app.answering_model(question="recommend")
         self.discard("explain")
         if item is None or ready is None:
             panel.update("")

@@ -13,7 +13,6 @@ from tui_recs.text import markup_safe
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from tui_recs.app.state import startup_models
 from tui_recs.app.widgets.progress import JobProgress
 
 if TYPE_CHECKING:
@@ -40,7 +39,7 @@ class LoadingScreen(Screen):
             yield JobProgress("data")
             # Shown from the start: rows appearing when the data lands laid the whole view
             # out again while the data worker and the training processes started.
-            for name in startup_models():
+            for name in self.app.startup_models:
                 yield JobProgress(name, waits_for="data")
             yield Static(id="loading-hint")
         yield Footer()

@@ -11,7 +11,7 @@ from tui_recs.text import markup_safe
 from textual.widget import Widget
 from textual.widgets import DataTable, Sparkline, Static
 
-from tui_recs.app.state import model_title
+from tui_recs.app.state import AUTO, model_for, model_title
 from tui_recs.app.views.base import ViewScreen, lookup_label
 from tui_recs.app.views.retrain import RetrainScreen, editable
 from tui_recs.models import registry
@@ -109,6 +109,7 @@ class ModelsScreen(ViewScreen):
             return
         self._shown = key
         table = self.query_one("#models-table", DataTable)
+        auto = {model_for(AUTO, question) for question in ("related", "recommend")}
         for name in registry.names():
             ready = app.models.get(name)
             fit = ready.info.get("fit_seconds") if ready is not None else None
@@ -117,7 +118,8 @@ class ModelsScreen(ViewScreen):
                      "fit": f"{fit:.1f}" if fit is not None else "—",
                      "related": lookup_label(ready) if ready is not None else "—",
                      "recommend": mode if ready is not None else "—",
-                     "use": "●" if name == app.preferred else ""}
+                     "use": "●" if name == app.preferred else (
+                         "auto" if app.preferred == AUTO and name in auto else "")}
             for column, value in cells.items():
                 table.update_cell(name, column, value, update_width=True)
         self._show_detail(self.selected)
