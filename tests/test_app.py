@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from tui_recs.app.main import TuiRecsApp
-from tui_recs.app.state import VIEWS
+from tui_recs.app.state import AUTO, VIEWS
 from tui_recs.app.widgets.textbox import TextBox
 from tui_recs.models import registry
 
@@ -148,7 +148,8 @@ async def test_the_loading_view_takes_over_while_models_train_then_gives_way_to_
         await settle(pilot)
         assert seen == ["loading", "artists"], "data that is not cached opens on the loading view"
         assert app.current_mode == "artists"
-        assert set(app.models) == set(registry.names())  # every registered model
+        # The light models and the measured defaults; the other heavy ones wait to be chosen.
+        assert set(app.models) == set(app.startup_models) == {"popularity", "bm25", "als"}
         assert app.models["als"].info["loss_history"], "the ALS loss is recorded per iteration"
         assert app.history.current == int(small_demo().top_items(1)[0])
         assert app.screen.query_one("#related").row_count == 20
@@ -206,8 +207,16 @@ async def test_cancel_training_at_start_keeps_the_app_usable(root):
         assert "als" not in app.models
         assert app.current_mode == "artists"
         related_title = str(app.screen.query_one("#related-title").render())
-        assert "ALS is not trained (cancelled): showing LSA" in related_title
+        # Esc cancels every model still training: BM25 too, unless it was done already.
+        stand_in = "BM25 kNN" if "bm25" in app.models else "popularity"
+        if stand_in == "popularity":
+            assert "BM25 kNN is not trained (cancelled): showing popularity" in related_title
         assert app.screen.query_one("#related").row_count == 20
+        await pilot.press("escape", "2")
+        await settle(pilot)
+        recommended = str(app.screen.query_one("#recs-title").render())
+        assert f"ALS is not trained (cancelled): showing {stand_in}" in recommended
+        assert app.screen.query_one("#recommended").row_count
 
 
 async def test_escape_while_the_data_loads_quits(root):
@@ -237,7 +246,8 @@ async def test_the_loading_view_lists_the_models_waiting_for_the_data(root):
         async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: app.current_mode == "loading")
             rows = {row.key: row for row in app.screen.query(JobProgress)}
-            for name in ("popularity", "lsa", "als"):
+            assert set(rows) == {"data", "popularity", "bm25", "als"}
+            for name in ("popularity", "bm25", "als"):
                 assert rows[name].display
                 assert "waits for the data" in str(rows[name].query_one(".job-message").render())
             release.set()
@@ -357,8 +367,10 @@ async def test_the_related_artists_follow_the_highlighted_match(root):
         await until(pilot, lambda: str(dataset.item_names[second]) in str(title.render()))
         assert "preview" in str(title.render()) and app.history.current == first
         related = app.screen.query_one("#related")
+        answering, _ = app.answering_model()
+        assert answering.name == "bm25"  # auto: the measured default for related artists
         assert [int(key.value) for key in related.rows] == \
-            app.models["als"].similar(second, 20)[0].tolist()
+            answering.similar(second, 20, min_listeners=app.min_listeners)[0].tolist()
         await pilot.press("enter")
         assert app.history.current == second and "preview" not in str(title.render())
         await pilot.press("b")
@@ -514,15 +526,25 @@ def test_an_artist_page_comes_from_the_data_when_it_is_a_web_address():
     assert artist_url(data, 2).startswith("https://www.last.fm/search?q=")
 
 
-async def test_m_switches_between_als_and_lsa(root):
+async def test_m_steps_from_the_defaults_through_the_models_training_them_when_chosen(root):
     app = make_app(root)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         title = app.screen.query_one("#related-title")
-        assert "ALS" in str(title.render())
-        await pilot.press("escape", "m")
-        assert app.preferred == "lsa"
-        assert "LSA" in str(title.render())
+        bar = app.screen.query_one("#view-model")
+        assert app.preferred == AUTO and "BM25 kNN" in str(title.render())
+        assert "BM25 kNN auto" in str(bar.render())
+        await pilot.press("escape", "2")
+        assert "ALS auto" in str(app.screen.query_one("#view-model").render())
+        await pilot.press("1", "m")
+        assert app.preferred == "als" and "ALS" in str(title.render())
+        assert "lsa" not in app.models and "lsa" not in app.jobs  # not trained at start
+        await pilot.press("m")
+        assert app.preferred == "lsa" and app.jobs["lsa"].running
+        assert "LSA is still training: showing" in str(title.render())
+        await until(pilot, lambda: "lsa" in app.models)
+        await settle(pilot)
+        assert "LSA" in str(title.render()) and "training" not in str(title.render())
         assert "model LSA" in str(app.screen.query_one("#view-model").render())
 
 
@@ -593,23 +615,32 @@ async def test_a_new_listener_gets_recommendations_by_fold_in(root):
 
 
 # -------------------------------------------------------------------------------- compare
-async def test_compare_two_models(root):
+async def test_compare_any_two_models(root):
+    """Compare opens on the two measured defaults; [ and ] pick any other model for a side
+    (trained then if it was not), s swaps, t switches to a listener, +/- the length."""
     app = make_app(root)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await pilot.press("escape", "3")
         screen = app.screen
+
+        def stats() -> str:
+            return str(screen.query_one("#compare-stats").render())
+
         graph = screen.query_one("#slopegraph")
-        stats = str(screen.query_one("#compare-stats").render())
-        assert "ALS vs LSA" in stats and "overlap@10" in stats and "rank correlation" in stats
-        assert not graph.stacked
+        assert "BM25 kNN vs ALS" in stats() and "overlap@10" in stats()
+        assert "rank correlation" in stats() and not graph.stacked
         drawing = str(graph.render())
-        assert "─" in drawing and "only in ALS" in drawing
+        assert "─" in drawing and "only in BM25 kNN" in drawing
         await pilot.press("right_square_bracket")
-        assert app.compare_pair == ["als", "popularity"]
-        assert "ALS vs popularity" in str(screen.query_one("#compare-stats").render())
+        assert app.compare_pair == ["bm25", "lsa"] and "lsa" in app.jobs
+        await until(pilot, lambda: "BM25 kNN vs LSA" in stats())
+        await pilot.press("left_square_bracket")
+        assert app.compare_pair == ["tfidf", "lsa"]
+        await until(pilot, lambda: "TF-IDF kNN vs LSA" in stats())
+        assert "only in TF-IDF kNN" in str(graph.render())
         await pilot.press("s")
-        assert app.compare_pair == ["popularity", "als"]
+        assert app.compare_pair == ["lsa", "tfidf"] and "LSA vs TF-IDF kNN" in stats()
         await pilot.press("t")
         assert app.compare_subject == "listener"
         assert "Recommended for listener" in str(screen.query_one("#compare-title").render())
@@ -625,7 +656,7 @@ async def test_compare_stacks_the_lists_on_a_narrow_terminal(root):
         graph = app.screen.query_one("#slopegraph")
         assert graph.stacked
         drawing = str(graph.render())
-        assert drawing.index("ALS") < drawing.index("LSA")  # one list above the other
+        assert drawing.index("BM25 kNN") < drawing.index("ALS")  # one list above the other
         assert "→" in drawing or "×" in drawing
 
 
@@ -875,7 +906,7 @@ async def test_the_next_start_opens_where_the_session_left_off(root, tmp_path):
     app = make_app(root, config_path=config, fresh=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("escape", "down", "enter", "m", "2", "slash")
+        await pilot.press("escape", "down", "enter", "m", "m", "2", "slash")
         walked = app.history.current
         await type_text(pilot, str(dataset.user_ids[7]))
         await pilot.press("enter")
@@ -890,13 +921,14 @@ async def test_the_next_start_opens_where_the_session_left_off(root, tmp_path):
         await settle(pilot)
         assert again.current_mode == "listeners" and again.listener == 7
         assert again.history.current == walked and again.preferred == "lsa"
+        assert "lsa" in again.startup_models  # the model in use trains (loads) at start
         assert again.model_params["als"]["factors"] == SMALL_MODELS["als"]["factors"]
         assert "LSA" in str(again.screen.query_one("#recs-title").render())
 
     clean = make_app(root, config_path=config, fresh=True)
     async with clean.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        assert clean.current_mode == "artists" and clean.preferred == "als"
+        assert clean.current_mode == "artists" and clean.preferred == AUTO
         assert clean.history.current == int(dataset.top_items(1)[0])
 
 
@@ -914,7 +946,7 @@ async def test_a_damaged_or_hostile_config_is_ignored_with_a_notification(root, 
     notifications = notifications_seen(app)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        assert app.current_mode == "artists" and app.preferred == "als"
+        assert app.current_mode == "artists" and app.preferred == AUTO
         assert not any(app.model_params.values()), "nothing of it is used"
         assert any(str(config) in message and "ignored" in message
                    for message in notifications), notifications

@@ -524,15 +524,15 @@ class TuiRecsApp(App[int]):
 
     # -------------------------------------------------------------------------- evaluation
     def evaluate(self) -> None:
-        """Measure the trained factor models and the popularity baseline on held-out plays."""
+        """Measure every model and the popularity baseline on the same held-out plays (each
+        refitted on the rest, whether trained here yet or not)."""
         current = self.jobs.get("evaluate")
         if current is not None and current.running:
             self.notify("The evaluation is already running")
             return
         from tui_recs.evaluation import BASELINE  # loads numpy: not before the first paint
 
-        names = [name for name in registry.names() if name != BASELINE.name and (
-            name in self.models or name in self.jobs)]
+        names = [name for name in registry.names() if name != BASELINE.name]
         params = {name: self.model_params.get(name, {}) for name in names}
         job = Job("evaluate", "evaluation", self.clock(), params=params,
                   message=f"refitting {', '.join(model_title(n) for n in names)} and "
@@ -596,13 +596,14 @@ class TuiRecsApp(App[int]):
     def use_model(self, name: str) -> None:
         """Answer with model ``name`` (or AUTO) from now on; one not trained yet starts
         training, and a stand-in is shown until it is ready."""
+        if name != AUTO:
+            self.ensure_model(name)  # first: the views redraw as ``preferred`` changes
         self.preferred = name
         if name == AUTO:
             self.notify("Answering with the models measured best: related artists "
                         f"{model_title(model_for(AUTO, 'related'))}, recommendations "
                         f"{model_title(model_for(AUTO, 'recommend'))}", timeout=3)
             return
-        self.ensure_model(name)
         _, note = self.answering_model(name)
         self.notify(note or f"Answering with {model_title(name)}", timeout=3)
 
