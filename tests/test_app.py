@@ -765,7 +765,8 @@ async def test_run_the_evaluation(root):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await pilot.press("escape", "4", "e")
-        await until(pilot, lambda: app.evaluation is not None)
+        # Every registered model is refitted in a child process (Numba compiles each there).
+        await until(pilot, lambda: app.evaluation is not None, timeout=300)
         models = [row["model"] for row in app.evaluation.rows]
         assert models == [name for name in registry.names() if name != "popularity"] + [
             "popularity"]

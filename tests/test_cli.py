@@ -82,9 +82,10 @@ def test_recommend_with_explanations(cache_dir):
 
 def test_compare_artist_and_user(cache_dir, top_artists):
     document = run_json(cache_dir, "compare", top_artists[1], "-n", "5", *FAST)
-    assert document["models"] == ["als", "lsa"] and 0 <= document["overlap"] <= 1
-    assert len(document["als"]) == 5 and len(document["lsa"]) == 5
-    assert {"artist", "als_rank", "lsa_rank", "change"} <= set(document["rows"][0])
+    # By default the measured defaults for related artists and for recommendations.
+    assert document["models"] == ["bm25", "als"] and 0 <= document["overlap"] <= 1
+    assert len(document["bm25"]) == 5 and len(document["als"]) == 5
+    assert {"artist", "bm25_rank", "als_rank", "change"} <= set(document["rows"][0])
     human = run(cache_dir, "compare", top_artists[1], "-n", "5", *FAST)
     assert human.returncode == 0 and "overlap@5" in human.stdout
 

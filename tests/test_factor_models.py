@@ -240,7 +240,7 @@ def test_defaults_hold_their_measured_quality_on_hetrec(hetrec):
 
 @pytest.mark.slow
 async def test_models_view_plots_sgd_mf_rmse_curves(tmp_path):
-    from test_app import make_app, settle
+    from test_app import make_app, settle, until
 
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -248,7 +248,9 @@ async def test_models_view_plots_sgd_mf_rmse_curves(tmp_path):
         await pilot.press("escape", "4")
         table = app.screen.query_one("#models-table")
         table.move_cursor(row=[key.value for key in table.rows].index("sgd-mf"))
-        await pilot.pause()
+        await pilot.press("u")  # not trained at start: using it trains it
+        await until(pilot, lambda: "sgd-mf" in app.models)
+        await settle(pilot)
         plot = app.screen.query_one("#model-curves")
         assert plot.display
         text = str(plot.render())

@@ -175,18 +175,22 @@ def _allowed(declared: list[tuple[type["Recommender"], "Param"]]) -> str:
     return " or ".join(f"{param.allowed} ({model.name})" for model, param in declared)
 
 
-def _add_model_options(parser: argparse.ArgumentParser, multiple: bool = False,
+def _add_model_options(parser: argparse.ArgumentParser, multiple: bool | str = False,
                        hyperparameters: bool = True, default: str | None = None,
                        first: Sequence[str] = ()) -> None:
-    """--model (or --models) and, with ``hyperparameters``, a flag per declared parameter;
-    ``first``: the models listed first and so the defaults (those opened with --bundle or
-    --model-file); else ``default`` is --model's default (else the registry's first model)."""
+    """--model (or --models: ``multiple`` "all" defaults to every model, else to a pair) and,
+    with ``hyperparameters``, a flag per declared parameter; ``first``: the models listed first
+    and so the defaults (those opened with --bundle or --model-file); else ``default`` is
+    --model's default (else the registry's first model), and the pair the measured defaults."""
     group = parser.add_argument_group("model")
     names = list(dict.fromkeys([*first, *registry.names()]))
     if multiple:
-        group.add_argument("--models", default=",".join(names[:2]), type=_model_list,
+        chosen = names if multiple == "all" else list(dict.fromkeys(
+            [*first, registry.default_for("related"), registry.default_for("recommend"),
+             *names]))[:2]
+        group.add_argument("--models", default=chosen, type=_model_list,
                            help=f"comma-separated models of {', '.join(names)} "
-                                f"(default: {','.join(names[:2])})")
+                                f"(default: {'all' if multiple == 'all' else ','.join(chosen)})")
     else:
         default = names[0] if first else default or registry.default_name()
         group.add_argument("--model", default=default, type=_model_name,
@@ -298,7 +302,8 @@ def build_parser(argv: Sequence[str] = (), external: Sequence[str] = ()
         if model:
             # related and recommend answer with the model measured best at each (registry),
             # unless a model trained elsewhere was opened.
-            _add_model_options(sub, multiple=model == "many", hyperparameters=name == running,
+            _add_model_options(sub, multiple=model if model in ("many", "all") else False,
+                               hyperparameters=name == running,
                                default=registry.default_for(name), first=external)
         sub.add_argument("--json", action="store_true", help="one JSON document on stdout")
         return sub
@@ -343,8 +348,7 @@ def build_parser(argv: Sequence[str] = (), external: Sequence[str] = ()
     train.add_argument("--no-index", action="store_true", help="skip the indexes")
     _add_spark_options(train)
 
-    evaluate = command("evaluate", "measure models on held-out plays", model="many")
-    evaluate.set_defaults(models=registry.names())
+    evaluate = command("evaluate", "measure models on held-out plays", model="all")
     evaluate.add_argument("--k", type=_count, default=10, help="cut-off K (default 10)")
     evaluate.add_argument("--split", default="holdout", choices=("holdout", "leave-k-out"),
                           help="per-listener random holdout (default) or leave-k-out")
