@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from tui_recs.errors import ModelError
-from tui_recs.models.base import Capabilities, FactorModel, FitCallback, check_ids, history_row
+from tui_recs.models.base import (Capabilities, FactorModel, FitCallback, check_ids, history_row,
+                                  solve_fold_in)
 from tui_recs.models.params import SEED, THREADS, Param
 from tui_recs.models.weighting import (BM25_B, WEIGHTINGS, artist_lengths, bm25, confidence,
                                        weight)
@@ -254,13 +255,7 @@ class ALS(FactorModel):
         """
         self._require_fitted()
         _, _, system, rhs = self._normal_equations(history_row(history, self.item_factors.shape[0]))
-        try:
-            vector = np.linalg.solve(system, rhs)
-        except np.linalg.LinAlgError:
-            vector = np.full(self.factors, np.nan)
-        if not np.isfinite(vector).all():
-            raise ModelError("could not fold in this listener: raise --regularization")
-        return vector.astype(np.float32)
+        return solve_fold_in(system, rhs)
 
     def score_history(self, history: "sp.csr_matrix") -> np.ndarray:
         """Scores (items,) of every artist for a listener folded in from ``history``."""

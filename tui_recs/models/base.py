@@ -195,6 +195,18 @@ def history_row(history: "Sequence[tuple[int, float]] | sp.spmatrix", n_items: i
     return row
 
 
+def solve_fold_in(system: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """A new listener's factors (f,) float32 from the f × f normal equations ``system`` and
+    right-hand side ``rhs`` (float64); a ModelError where they have no finite solution."""
+    try:
+        vector = np.linalg.solve(system, rhs)
+    except np.linalg.LinAlgError:
+        vector = np.full(len(rhs), np.nan)
+    if not np.isfinite(vector).all():
+        raise ModelError("could not fold in this listener: raise --regularization")
+    return vector.astype(np.float32)
+
+
 def check_trained_width(user_items: "sp.csr_matrix", n_items: int, model_name: str) -> None:
     """A ModelError unless ``user_items`` has the ``n_items`` columns the model learned."""
     if user_items.shape[1] != n_items:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from tui_recs.errors import ModelError
-from tui_recs.models.base import Capabilities, FitCallback, check_trained_width, history_row
+from tui_recs.models.base import (Capabilities, FitCallback, check_trained_width, history_row,
+                                  solve_fold_in)
 from tui_recs.models.epochs import EpochModel, epochs, learning_rate, sorted_csr
 from tui_recs.models.params import SEED, THREADS, Param
 
@@ -139,13 +139,7 @@ class SGDMF(EpochModel):
         row = history_row(history, item_factors.shape[0])
         chosen = item_factors[row.indices].astype(np.float64)
         system = chosen.T @ chosen + self.regularization * np.eye(self.factors)
-        try:
-            vector = np.linalg.solve(system, chosen.T @ self.scaled(row.data))
-        except np.linalg.LinAlgError:
-            vector = np.full(self.factors, np.nan)
-        if not np.isfinite(vector).all():
-            raise ModelError("could not fold in this listener: raise --regularization")
-        return vector.astype(np.float32)
+        return solve_fold_in(system, chosen.T @ self.scaled(row.data))
 
     def score_history(self, history: "sp.csr_matrix") -> np.ndarray:
         """Predicted scaled plays (items,) of every artist for a listener folded in."""
