@@ -526,6 +526,16 @@ def test_an_artist_page_comes_from_the_data_when_it_is_a_web_address():
     assert artist_url(data, 2).startswith("https://www.last.fm/search?q=")
 
 
+def test_o_opens_a_hetrec_artists_own_lastfm_page(hetrec):
+    from tui_recs.app.views.lists import artist_url
+    from tui_recs.data import load
+
+    data = load(hetrec)
+    by_name = {name: item for item, name in enumerate(data.item_names.tolist())}
+    assert artist_url(data, by_name["Diary of Dreams"]) == \
+        "http://www.last.fm/music/Diary+of+Dreams"
+
+
 async def test_m_steps_from_the_defaults_through_the_models_training_them_when_chosen(root):
     app = make_app(root)
     async with app.run_test(size=(80, 24)) as pilot:
