@@ -684,6 +684,28 @@ async def test_below_80_columns_the_artists_view_stacks_and_names_get_the_width(
         assert artist_column >= 30 and related.row_count == 20
 
 
+async def test_below_80_columns_the_listeners_view_stacks_its_panes(root):
+    app = make_app(root)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "2")
+        await quiet(pilot)
+        history, recommended = (app.screen.query_one(f"#{name}")
+                                for name in ("history", "recommended"))
+        assert history.region.width == recommended.region.width == 60
+        assert recommended.region.y > history.region.bottom, "one above the other"
+        assert recommended.row_count > 0 and recommended.region.height >= 5
+        assert recommended.columns["artist"].get_render_width(recommended) >= 30
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:  # from 80 columns: side by side
+        await settle(pilot)
+        await pilot.press("escape", "2")
+        await quiet(pilot)
+        history, recommended = (app.screen.query_one(f"#{name}")
+                                for name in ("history", "recommended"))
+        assert history.region.y == recommended.region.y and recommended.region.x > 30
+
+
 @pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40), (200, 50)])
 async def test_lists_fit_their_width_at_every_size(root, size):
     """No column pushed out of sight, whatever the breakpoint docks beside the tables."""
