@@ -526,6 +526,16 @@ def test_an_artist_page_comes_from_the_data_when_it_is_a_web_address():
     assert artist_url(data, 2).startswith("https://www.last.fm/search?q=")
 
 
+def test_o_opens_a_hetrec_artists_own_lastfm_page(hetrec):
+    from tui_recs.app.views.lists import artist_url
+    from tui_recs.data import load
+
+    data = load(hetrec)
+    by_name = {name: item for item, name in enumerate(data.item_names.tolist())}
+    assert artist_url(data, by_name["Diary of Dreams"]) == \
+        "http://www.last.fm/music/Diary+of+Dreams"
+
+
 async def test_m_steps_from_the_defaults_through_the_models_training_them_when_chosen(root):
     app = make_app(root)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -672,6 +682,28 @@ async def test_below_80_columns_the_artists_view_stacks_and_names_get_the_width(
         assert search.region.height == 1, "then only its box"
         artist_column = related.columns["artist"].get_render_width(related)
         assert artist_column >= 30 and related.row_count == 20
+
+
+async def test_below_80_columns_the_listeners_view_stacks_its_panes(root):
+    app = make_app(root)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "2")
+        await quiet(pilot)
+        history, recommended = (app.screen.query_one(f"#{name}")
+                                for name in ("history", "recommended"))
+        assert history.region.width == recommended.region.width == 60
+        assert recommended.region.y > history.region.bottom, "one above the other"
+        assert recommended.row_count > 0 and recommended.region.height >= 5
+        assert recommended.columns["artist"].get_render_width(recommended) >= 30
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:  # from 80 columns: side by side
+        await settle(pilot)
+        await pilot.press("escape", "2")
+        await quiet(pilot)
+        history, recommended = (app.screen.query_one(f"#{name}")
+                                for name in ("history", "recommended"))
+        assert history.region.y == recommended.region.y and recommended.region.x > 30
 
 
 @pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40), (200, 50)])

@@ -46,6 +46,8 @@ def test_hetrec_real_figures(hetrec):
     by_name = {name: i for i, name in enumerate(dataset.item_names)}
     assert dataset.item_listeners[by_name["Lady Gaga"]] == 611
     assert dataset.item_ids[by_name["MALICE MIZER"]] == "1"  # keyed by the source's id
+    assert dataset.item_meta["url"][by_name["MALICE MIZER"]] == \
+        "http://www.last.fm/music/MALICE+MIZER"  # artists.dat's page address, kept
     assert load(hetrec / "user_artists.dat").fingerprint == dataset.fingerprint
     assert detect_format(hetrec) == "hetrec-2k"
 
@@ -122,6 +124,24 @@ def test_whitespace_and_nul_in_names_merge(tmp_path):
 def test_unusable_files(tmp_path, make, message):
     with pytest.raises(DataError, match=message):
         load(make(tmp_path))
+
+
+def test_hetrec_keeps_each_artists_url_and_the_cache_keeps_it_too(tmp_path):
+    from tui_recs.data.store import load_cached
+
+    folder = tmp_path / "hetrec"
+    folder.mkdir()
+    write(folder / "user_artists.dat", "userID\tartistID\tweight\n2\t51\t13\n2\t52\t7\n"
+                                       "3\t53\t4\n")
+    write(folder / "artists.dat", "id\tname\turl\tpictureURL\n"
+                                  "51\tDuran Duran\thttp://www.last.fm/music/Duran+Duran\tp\n"
+                                  "52\tMorcheeba\t\t\n")  # no url; 53 not listed at all
+    dataset = load(folder)
+    urls = dict(zip(dataset.item_ids.tolist(), dataset.item_meta["url"].tolist()))
+    assert urls == {"51": "http://www.last.fm/music/Duran+Duran", "52": "", "53": ""}
+    for _ in range(2):  # stored, then read back from the cache
+        cached = load_cached(folder, cache_dir=tmp_path / "cache")
+        assert cached.item_meta["url"].tolist() == dataset.item_meta["url"].tolist()
 
 
 def test_directory_without_hetrec_files(tmp_path):

@@ -110,7 +110,8 @@ def load_lastfm_360k(path: Path, encoding: str | None = None, strict: bool = Fal
 def load_hetrec_2k(path: Path, encoding: str | None = None, strict: bool = False) -> Dataset:
     """Last.fm hetrec2011-lastfm-2k: the folder (or its ``user_artists.dat``) with
     ``user_artists.dat`` (userID, artistID, weight) and ``artists.dat`` (id, name, url,
-    pictureURL), each with a header line. Artists are keyed by id, named from artists.dat."""
+    pictureURL), each with a header line. Artists are keyed by id, named from artists.dat; its
+    url (the artist's Last.fm page) is kept as ``item_meta["url"]`` ("" where it has none)."""
     folder = path if path.is_dir() else path.parent
     plays_path = folder / HETREC_PLAYS
     if not plays_path.exists():
@@ -120,17 +121,21 @@ def load_hetrec_2k(path: Path, encoding: str | None = None, strict: bool = False
     table = read_factorized(check_file(plays_path), sep="\t", n_fields=3, skip_lines=1,
                             encoding=encoding, columns={"user": 0, "artist": 1, "plays": 2})
     names: dict[str, str] = {}
+    urls: dict[str, str] = {}
     artists_path = folder / HETREC_ARTISTS
     if artists_path.exists():
         _expect_header(artists_path, ("id", "name"), encoding)
         artists = read_factorized(check_file(artists_path), sep="\t", n_fields=4, skip_lines=1,
-                                  encoding=encoding, columns={"id": 0, "name": 1})
-        ids, labels = artists.columns["id"], artists.columns["name"]
-        for id_code, name_code in zip(ids.codes.tolist(), labels.codes.tolist()):
-            if id_code >= 0 and name_code >= 0:
-                names[ids.values[id_code]] = labels.values[name_code]
+                                  encoding=encoding, columns={"id": 0, "name": 1, "url": 2})
+        ids = artists.columns["id"]
+        for column, found in (("name", names), ("url", urls)):
+            labels = artists.columns[column]
+            for id_code, code in zip(ids.codes.tolist(), labels.codes.tolist()):
+                if id_code >= 0 and code >= 0:
+                    found[ids.values[id_code]] = labels.values[code]
     return build_dataset(table, user="user", item="artist", plays="plays", item_names=names,
-                         source=str(folder), what="hetrec-2k user_artists.dat", strict=strict)
+                         item_meta_values={"url": urls}, source=str(folder),
+                         what="hetrec-2k user_artists.dat", strict=strict)
 
 
 def _expect_fields(path: Path, count: int, meaning: str, encoding: str | None) -> None:

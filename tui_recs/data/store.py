@@ -14,8 +14,9 @@ from tui_recs.data.loaders import detect_format, load
 from tui_recs.data.source import check_source
 from tui_recs.errors import DataError
 
-#: Bump when a loader's output changes for the same input file.
-LOADER_VERSION = 1
+#: Bump a format's version when its loader's output changes for the same input file (per
+#: format, so that a change to one loader keeps the others' large caches valid).
+LOADER_VERSIONS = {"lastfm-360k": 1, "hetrec-2k": 2, "csv": 1}  # hetrec 2: artists' urls
 #: Bytes hashed from each of the start, middle and end of a source file.
 SAMPLE_BYTES = 1 << 20
 
@@ -91,9 +92,9 @@ def _cache_inputs(path: Path | None, format: str, options: dict[str, Any]) -> di
 
         return {"demo": options, "generator_version": GENERATOR_VERSION,
                 "storage_version": STORAGE_VERSION}
-    return {"source": source_signature(path),
-            "format": detect_format(path) if format == "auto" else format, "options": options,
-            "loader_version": LOADER_VERSION, "storage_version": STORAGE_VERSION}
+    format = detect_format(path) if format == "auto" else format
+    return {"source": source_signature(path), "format": format, "options": options,
+            "loader_version": LOADER_VERSIONS[format], "storage_version": STORAGE_VERSION}
 
 
 def _through_cache(cache_dir: str | Path | None, inputs: dict[str, Any],

@@ -218,7 +218,9 @@ def _overflowing_pairs(user_codes: np.ndarray, item_codes: np.ndarray, plays: np
 def build_dataset(table: RawTable, *, user: str, item: str, plays: str | None,
                   item_names: Mapping[str, str] | None = None,
                   drop_empty: Mapping[str, str] | None = None,
-                  item_meta_columns: tuple[str, ...] = (), source: str = "",
+                  item_meta_columns: tuple[str, ...] = (),
+                  item_meta_values: Mapping[str, Mapping[str, str]] | None = None,
+                  source: str = "",
                   what: str = "listening data", strict: bool = False) -> Dataset:
     """Validate a RawTable and turn it into a Dataset.
 
@@ -230,6 +232,8 @@ def build_dataset(table: RawTable, *, user: str, item: str, plays: str | None,
         drop_empty: column -> reason for columns whose empty cells drop the row *expectedly*
             (counted in ``Dataset.dropped``, not treated as bad rows).
         item_meta_columns: columns kept as per-artist metadata (first non-empty value wins).
+        item_meta_values: per-artist metadata that lives outside the table: name -> (artist
+            key -> value); an artist it does not list gets "".
         source: provenance string stored in the Dataset.
         what: how to describe the data in messages.
         strict: any bad row is an error (default: a few are skipped with a warning).
@@ -304,6 +308,8 @@ def build_dataset(table: RawTable, *, user: str, item: str, plays: str | None,
     names = item_keys if item_names is None else [item_names.get(key, key) for key in item_keys]
     meta = {name: _first_value_per_item(item_codes[keep], table.columns[name], len(item_keys), keep)
             for name in item_meta_columns}
+    for name, by_key in (item_meta_values or {}).items():
+        meta[name] = np.asarray([by_key.get(key, "") for key in item_keys], dtype=object)
     return Dataset.from_codes(
         user_codes[keep], item_codes[keep], play_values[keep].astype(np.float32),
         user_ids=np.asarray(table.columns[user].values, dtype=object),
