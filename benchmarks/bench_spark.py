@@ -7,15 +7,18 @@ the spark extra and Java 17+).
 
 Data: hetrec (../shared/data/lastfm-hetrec2011-2k) and the demo data in the Last.fm 360K shape
 scaled by --scale (0.1: the 36K shape; 1: the full 360K shape). Each data set runs in a fresh
-process that starts Spark once, then fits both engines on the same seeded 80/20
+process that starts Spark once (local[2], with the settings tui-recs gives a local master:
+tui_recs.spark.context.local_conf), then fits both engines on the same seeded 80/20
 holdout split, with the same hyperparameters, in alternating rounds (Spark, local; local,
 Spark; ...), 2 threads each, after one untimed warm-up fit of each.
 
 Printed separately: Spark's start-up (the JVM and the session), the input overhead (the
 matrix sent to Spark, weighted and cached: the shuffles before ALS), the fixed cost of one ALS
-job (a 1-iteration fit minus one iteration), seconds per iteration of each engine (median of
-the rounds, with the spread: a fit's time over its iterations, fixed costs included, as a user
-waits them) and their ratio; peak memory of the driver JVM (in local mode also the executor:
+job (a 1-iteration fit minus one iteration), the shuffle of a 1-iteration fit and of each
+further iteration (MiB written and read, seconds the tasks spent writing it or waiting for it:
+Spark's REST API), seconds per iteration of each engine (median of the rounds, with the
+spread: a fit's time over its iterations, fixed costs included, as a user waits them) and
+their ratio; peak memory of the driver JVM (in local mode also the executor:
 one JVM) and of the Python process (which also ran the local fits).
 
 Verdicts: precision@10 of Spark's model over the local one's >= 0.9 (both trained on the
@@ -60,6 +63,22 @@ def _jvm_peak_mib(spark) -> float:
     return float("nan")
 
 
+def _shuffle_totals(spark) -> tuple[float, float]:
+    """(MiB, seconds) of shuffle so far in the session, over its completed stages: bytes
+    written plus read; seconds writing plus waiting for fetches. From Spark's REST API (the
+    status tracker of pyspark has no shuffle metrics)."""
+    import urllib.request
+
+    context = spark.sparkContext
+    url = f"{context.uiWebUrl}/api/v1/applications/{context.applicationId}/stages?status=complete"
+    with urllib.request.urlopen(url, timeout=60) as answer:
+        stages = json.load(answer)
+    moved = sum(stage["shuffleReadBytes"] + stage["shuffleWriteBytes"] for stage in stages)
+    waited = sum(stage["shuffleWriteTime"] / 1e9 + stage["shuffleFetchWaitTime"] / 1e3
+                 for stage in stages)
+    return moved / 2**20, waited
+
+
 def child(name: str, scale: str, factors: int, iterations: int, pairs: int,
           warm_up: bool = True) -> dict:
     """One data set in this process: the measurements as a dict (printed as JSON)."""
@@ -67,8 +86,8 @@ def child(name: str, scale: str, factors: int, iterations: int, pairs: int,
 
     from tui_recs.evaluation import evaluate, split_plays
     from tui_recs.models.als import ALS
-    from tui_recs.spark.context import (log_path, quiet_conf, quiet_pyspark_warnings,
-                                        quiet_python_loggers, stderr_to)
+    from tui_recs.spark.context import (local_conf, log_path, quiet_conf,
+                                        quiet_pyspark_warnings, quiet_python_loggers, stderr_to)
     from tui_recs.spark.engine import SparkEngine, _plays_frame
     from tui_recs.spark.weighting import als_ratings, weighted
 
@@ -82,9 +101,10 @@ def child(name: str, scale: str, factors: int, iterations: int, pairs: int,
     quiet_python_loggers(log)
     started = time.perf_counter()
     builder = SparkSession.builder.master("local[2]").appName("bench-spark")
-    for key, value in {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
-                       "spark.sql.shuffle.partitions": "4", "spark.driver.memory": "4g",
-                       **quiet_conf(log)}.items():
+    # The settings tui-recs gives a local master; the UI on for its REST API (shuffle metrics).
+    for key, value in {"spark.ui.showConsoleProgress": "false", "spark.ui.port": "0",
+                       "spark.ui.retainedStages": "100000", "spark.ui.retainedJobs": "100000",
+                       **local_conf("local[2]"), **quiet_conf(log)}.items():
         builder = builder.config(key, value)
     with stderr_to(log):
         spark = builder.getOrCreate()
@@ -99,11 +119,18 @@ def child(name: str, scale: str, factors: int, iterations: int, pairs: int,
     engine = SparkEngine()
     models = {}
 
+    shuffles: dict[int, list[tuple[float, float]]] = {}  # iterations -> each fit's shuffle
+
     def fit_spark(model_params: dict) -> float:
+        before = _shuffle_totals(spark)
         begun = time.perf_counter()
         models["spark"] = ALS.from_arrays(ALS(**model_params).get_params(),
                                           engine.train(ALS(**model_params), split.train))
-        return time.perf_counter() - begun
+        seconds = time.perf_counter() - begun
+        after = _shuffle_totals(spark)
+        shuffles.setdefault(model_params["iterations"], []).append(
+            (after[0] - before[0], after[1] - before[1]))
+        return seconds
 
     def fit_local(model_params: dict) -> float:
         begun = time.perf_counter()
@@ -123,6 +150,11 @@ def child(name: str, scale: str, factors: int, iterations: int, pairs: int,
               "shape": list(split.train.shape), "plays": int(split.train.nnz),
               "startup": startup, "input": input_seconds,
               "als_job_fixed": one_iteration - statistics.median(per_iteration["spark"]),
+              "shuffle_fit_1": shuffles[1][-1],
+              # The median fit of `iterations` minus the 1-iteration fit: the other iterations.
+              "shuffle_per_iteration": [
+                  (statistics.median(fit[k] for fit in shuffles[iterations]) - shuffles[1][-1][k])
+                  / max(1, iterations - 1) for k in (0, 1)],
               "per_iteration": per_iteration, "precision": quality,
               "jvm_peak_mib": _jvm_peak_mib(spark), "python_peak_mib": peak_rss_mib()}
     spark.stop()
@@ -165,6 +197,10 @@ def main() -> int:
         print(f"  Spark start-up {result['startup']:.2f} s; input (to Spark, weighted, "
               f"cached) {result['input']:.2f} s; fixed cost of an ALS job "
               f"{result['als_job_fixed']:.2f} s")
+        fit_1, per_iteration = result["shuffle_fit_1"], result["shuffle_per_iteration"]
+        print(f"  shuffle: a 1-iteration fit {fit_1[0]:,.1f} MiB, {fit_1[1]:.2f} s writing or "
+              f"waiting; each further iteration {per_iteration[0]:,.1f} MiB, "
+              f"{per_iteration[1]:.2f} s (of the tasks' time, over both cores)")
         print(f"  s/iteration: spark {median_spread(spark_runs, ' s')}, "
               f"local {median_spread(local_runs, ' s')}")
         print(f"  peak memory: driver+executor JVM {result['jvm_peak_mib']:,.0f} MiB, "

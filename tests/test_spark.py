@@ -145,6 +145,46 @@ def test_progress_is_reported_and_a_cancel_leaves_nothing(spark, small_plays_csv
     assert spark.sparkContext.statusTracker().getActiveJobsIds() == []
 
 
+def test_checkpointing_for_many_iterations_from_the_command_line(spark, small_plays_csv,
+                                                                 tmp_path, capsys):
+    """12 iterations cross MLlib's checkpoint interval (10): the factors are written to
+    --spark-checkpoint DIR, and what Spark left there is removed after the job."""
+    from tui_recs.cli import main
+
+    checkpoints, out = tmp_path / "checkpoints", tmp_path / "bundle"
+    seen: list[str] = []
+    context = spark.sparkContext
+    listener = _CheckpointWatch(checkpoints, seen)
+    listener.start()
+    try:
+        assert main(["train", "--engine", "spark", "--data", str(small_plays_csv), "--output",
+                     str(out), "--factors", "4", "--iterations", "12", "--spark-checkpoint",
+                     str(checkpoints), "--json"]) == 0
+    finally:
+        listener.stop()
+    assert json.loads(capsys.readouterr().out)["params"]["iterations"] == 12
+    assert any("/rdd-" in path for path in seen), seen
+    assert context.getCheckpointDir() is None and not any(checkpoints.rglob("rdd-*"))
+
+
+class _CheckpointWatch(threading.Thread):
+    """Collects the paths that appear under a folder while it runs (checkpoints are written
+    and deleted by MLlib during the job)."""
+
+    def __init__(self, folder: Path, seen: list[str]) -> None:
+        super().__init__(daemon=True)
+        self.folder, self.seen, self.done = folder, seen, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.05):
+            self.seen.extend(str(path) for path in self.folder.rglob("*") if str(path) not in
+                             self.seen)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
+
+
 # ------------------------------------------------------------------------------- the input
 def test_lastfm_360k_rows_keyed_by_name_nameless_dropped_mbid_kept(spark, tmp_path):
     from tui_recs.spark.read import read_plays
@@ -260,6 +300,83 @@ def test_the_spark_engine_trains_through_the_session_and_is_cached_apart(spark, 
     assert len(session.related(on_spark, 0, 5)[0]) == 5
 
 
+def test_a_cancel_stops_the_spark_engine_and_stores_nothing(spark, small_plays_csv,
+                                                            cache_root):
+    """The cancel event the app's Esc sets, through Session.model with engine spark."""
+    from tui_recs.pipeline import Cancelled, is_cached
+    from tui_recs.session import Session
+
+    session, cancel, stages = Session(small_plays_csv, cache_dir=cache_root), threading.Event(), []
+
+    def progress(stage):
+        stages.append(stage)
+        if "iteration" in stage.message:  # Spark is running the ALS job group
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        session.model("als", engine="spark", build_index=False, progress=progress,
+                      cancel=cancel, factors=4, iterations=50)
+    assert cancel.is_set() and spark.sparkContext.statusTracker().getActiveJobsIds() == []
+    assert not is_cached(session.dataset, "als", {"factors": 4, "iterations": 50},
+                         session.store, "spark")
+
+
+def test_the_apps_isolated_training_cancels_spark_and_its_jvm_ends(spark, small_plays_csv,
+                                                                   cache_root):
+    """The app trains in a child process (Session.model isolated=True, the path its Esc
+    cancels): with engine spark the child starts its own JVM, which ends with it."""
+    import time
+
+    from tui_recs.pipeline import Cancelled
+    from tui_recs.session import Session
+
+    session, cancel, jvms = Session(small_plays_csv, cache_dir=cache_root), threading.Event(), []
+    ours = set(_descendants_named("java"))  # the spark fixture's
+
+    def progress(stage):
+        if "iteration" in stage.message and not cancel.is_set():
+            jvms.extend(set(_descendants_named("java")) - ours)
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        session.model("als", engine="spark", isolated=True, progress=progress, cancel=cancel,
+                      factors=4, iterations=50)
+    assert jvms, "the child's JVM was not found"
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in jvms) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in jvms)
+
+
+def _descendants_named(name: str) -> list[int]:
+    """Processes below this one whose executable is ``name`` (from /proc)."""
+    import os
+
+    parents, names = {}, {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                names[int(entry.name)] = Path(os.readlink(entry / "exe")).name
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(fields[1])
+    below, found = {os.getpid()}, True
+    while found:
+        found = {pid for pid, parent in parents.items() if parent in below} - below
+        below |= found
+    return sorted(pid for pid in below if names.get(pid) == name)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def test_train_engine_spark_on_the_command_line(spark, names_csv, tmp_path, capsys):
     from tui_recs.cli import main
 
@@ -284,6 +401,27 @@ def test_spark_usage_errors_need_no_spark(argv, message, capsys):
 
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("master, partitions", [("local[2]", "4"), ("local", "2"),
+                                                ("local[3,2]", "6"), ("local[*]", None)])
+def test_local_masters_get_settings_for_one_machine(master, partitions):
+    import os
+
+    from tui_recs.spark.context import local_conf
+
+    conf = local_conf(master, memory_bytes=16 << 30)
+    assert conf == {"spark.sql.shuffle.partitions": partitions or str(2 * os.cpu_count()),
+                    "spark.driver.memory": "4096m"}
+    assert local_conf(master, memory_bytes=2 << 30)["spark.driver.memory"] == "1024m"
+
+
+@pytest.mark.parametrize("master", ["yarn", "spark://host:7077", "k8s://https://host:443",
+                                    "local-cluster[2,1,1024]"])
+def test_cluster_masters_keep_sparks_settings(master):
+    from tui_recs.spark.context import local_conf
+
+    assert local_conf(master) == {}
 
 
 def test_missing_java_names_what_to_install(tmp_path):

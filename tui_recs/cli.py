@@ -779,8 +779,9 @@ def _cmd_train(command: Command) -> int:
     args = command.args
     if args.engine == "spark":
         return _train_spark(command)
-    if args.master is not None or args.spark_conf:
-        raise UsageError("tui-recs train: --master and --spark-conf go with --engine spark")
+    if args.master is not None or args.spark_conf or args.spark_checkpoint is not None:
+        raise UsageError("tui-recs train: --master, --spark-conf and --spark-checkpoint go with "
+                         "--engine spark")
     ready = command.model(args.model, build_index=False if args.no_index else None)
     info = {"model": args.model, "engine": ready.engine, "params": ready.params,
             "fit_seconds": ready.info.get("fit_seconds"),
@@ -841,6 +842,9 @@ def _add_spark_options(train: argparse.ArgumentParser) -> None:
                        help="Spark master (default local[*]; spark://, yarn, k8s:// ...)")
     group.add_argument("--spark-conf", metavar="KEY=VALUE", action="append", default=[],
                        type=_spark_setting, help="a Spark setting (repeat it)")
+    group.add_argument("--spark-checkpoint", metavar="DIR",
+                       help="checkpoint ALS's factors into DIR every 10 iterations (shared "
+                            "storage on a cluster; for many iterations: docs/spark.md)")
 
 
 def _spark_setting(text: str) -> tuple[str, str]:
@@ -874,7 +878,8 @@ def _train_spark(command: Command) -> int:
             trained = train_bundle(args.data, params,
                                    cache_root=resolve_cache_dir(args.cache_dir),
                                    output=args.output, format=args.format, master=args.master,
-                                   conf=dict(args.spark_conf), progress=progress)
+                                   conf=dict(args.spark_conf), progress=progress,
+                                   checkpoint_dir=args.spark_checkpoint)
     except BundleExists as error:
         raise UsageError(f"tui-recs train: {error}") from None
     manifest = trained.manifest

@@ -14,11 +14,12 @@ weighting, confidence 1 + alpha·w, factors, iterations and seed. Two difference
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
@@ -34,6 +35,8 @@ USED_PARAMS = ("factors", "iterations", "regularization", "alpha", "weighting", 
                "bm25_b", "random_state")
 #: How often the status tracker is read (seconds).
 POLL_SECONDS = 0.5
+#: Iterations between two checkpoints of the factors (when a checkpoint folder is set).
+CHECKPOINT_INTERVAL = 10
 
 
 class SparkCancelled(Cancelled):
@@ -149,15 +152,38 @@ class JobGroup:
                                            f"stages done{running}")
 
 
+@contextlib.contextmanager
+def checkpoints(spark: "SparkSession", directory: str | None) -> Iterator[None]:
+    """MLlib checkpoints the factors every :data:`CHECKPOINT_INTERVAL` iterations into a new
+    folder under ``directory`` (a path or URI; None: no checkpoints) meanwhile; the folder is
+    removed after, and the session's checkpoint setting restored. Keep the block open until
+    the factors are written: a checkpointed RDD may be read back from there."""
+    if not directory:
+        yield
+        return
+    context = spark.sparkContext
+    previous = context.getCheckpointDir()
+    context.setCheckpointDir(directory)
+    folder = context.getCheckpointDir()  # <directory>/<a new UUID>, made by Spark
+    try:
+        yield
+    finally:
+        jvm = context._jvm
+        path = jvm.org.apache.hadoop.fs.Path(folder)
+        path.getFileSystem(context._jsc.hadoopConfiguration()).delete(path, True)
+        # pyspark can set the setting but not unset it: the JVM field, as setCheckpointDir
+        # would make another folder under ``previous``.
+        getattr(context._jsc.sc(), "checkpointDir_$eq")(jvm.scala.Option.apply(previous))
+
+
 def train(spark: "SparkSession", ratings: "DataFrame", *, n_users: int, n_items: int,
-          nnz: int, params: dict[str, Any], checkpoint_dir: str | None = None
-          ) -> tuple["ALSModel", dict[str, Any]]:
+          nnz: int, params: dict[str, Any]) -> tuple["ALSModel", dict[str, Any]]:
     """MLlib ALS on ``ratings`` (user int, item int, rating float: the clipped weights of
     :func:`tui_recs.spark.weighting.als_ratings`), run inside a :class:`JobGroup`.
 
     Returns the model (its factors still in Spark) and the engine's facts (regParam used,
-    Spark version). ``checkpoint_dir``: cut the lineage every 10 iterations (many
-    iterations on a cluster; see docs/spark.md).
+    Spark version). Checkpoints are written every :data:`CHECKPOINT_INTERVAL` iterations
+    within :func:`checkpoints` (many iterations; see docs/spark.md).
     """
     from pyspark.ml.recommendation import ALS  # pyspark only in tui_recs.spark
 
@@ -166,12 +192,10 @@ def train(spark: "SparkSession", ratings: "DataFrame", *, n_users: int, n_items:
     # overhead on a small data set or a laptop. The blocks partition the random start too,
     # so they are recorded with the result.
     blocks = max(1, spark.sparkContext.defaultParallelism)
-    if checkpoint_dir:
-        spark.sparkContext.setCheckpointDir(checkpoint_dir)
     als = ALS(rank=params["factors"], maxIter=params["iterations"], regParam=regularization,
               alpha=params["alpha"], implicitPrefs=True, seed=params["random_state"],
               userCol="user", itemCol="item", ratingCol="rating", nonnegative=False,
-              checkpointInterval=10, numUserBlocks=blocks, numItemBlocks=blocks)
+              checkpointInterval=CHECKPOINT_INTERVAL, numUserBlocks=blocks, numItemBlocks=blocks)
     started = time.perf_counter()
     model = als.fit(ratings)
     info = {"regParam": regularization, "blocks": blocks,

@@ -56,18 +56,23 @@ class SparkEngine(Engine):
         n_users, n_items = plays.shape
         started = time.perf_counter()
         total = params["iterations"]
+        done = [0.0]  # Spark's share of tasks done, as the status tracker last said
 
-        def report(state: "SparkProgress") -> bool | None:
-            # The pipeline shows fit progress as iterations: Spark's share of tasks done,
-            # in iterations (MLlib runs all its iterations as one job).
-            if callback is None:
-                return None
-            return callback(min(total, int(state.fraction * total)),
-                            time.perf_counter() - started, None)
+        def report(state: "SparkProgress") -> None:
+            done[0] = state.fraction
+
+        def stop_asked() -> bool:
+            # Asked at every poll of the status tracker, not only when a task ends (one ALS
+            # task lasts minutes on large data): the callback's False is the seam's "stop",
+            # as the app's Esc and ctrl+c set it. The pipeline shows fit progress as
+            # iterations: the share of tasks done, in iterations (MLlib runs all its
+            # iterations as one job).
+            return callback is not None and callback(
+                min(total, int(done[0] * total)), time.perf_counter() - started, None) is False
 
         with spark_errors(log):
             frame = _plays_frame(spark, plays)
-            with als.JobGroup(spark, "tui-recs: ALS", report) as group:
+            with als.JobGroup(spark, "tui-recs: ALS", report, stop_asked) as group:
                 ratings = als_ratings(weighted(frame, n_items, params["weighting"],
                                                params["bm25_k1"], params["bm25_b"]))
                 model, info = als.train(spark, ratings, n_users=n_users, n_items=n_items,

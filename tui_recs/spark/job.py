@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from tui_recs.models.params import key_params
 from tui_recs.pipeline import Stage
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from tui_recs.pipeline import CancelEvent, Progress
+    from tui_recs.spark.read import Plays
 
 MODEL = "als"
 
@@ -60,7 +61,9 @@ def train_bundle(source: str, params: Mapping[str, Any], *, cache_root: Path,
                  cancel: "CancelEvent | None" = None, checkpoint_dir: str | None = None
                  ) -> Trained:
     """Train ALS (``params``: its resolved hyperparameters) on ``source`` with Spark and write
-    the bundle. A default output that holds a complete bundle is reused.
+    the bundle. A default output that holds a complete bundle is reused. ``checkpoint_dir``:
+    where MLlib checkpoints the factors every 10 iterations (:func:`tui_recs.spark.als.
+    checkpoints`; many iterations, see docs/spark.md).
 
     Raises DataError for the input, BundleExists for an ``output`` that exists, SparkCancelled
     when ``cancel`` is set (or a KeyboardInterrupt arrives); nothing is left half-written.
@@ -90,7 +93,6 @@ def _run(spark: "SparkSession", source: str, params: dict[str, Any], directory: 
     from tui_recs.spark.bundle import BundleExists, output_problem, write_bundle
     from tui_recs.spark.context import spark_errors
     from tui_recs.spark.read import read_plays
-    from tui_recs.spark.weighting import als_ratings, weighted
 
     cancelled = (lambda: cancel.is_set()) if cancel is not None else None
 
@@ -108,21 +110,30 @@ def _run(spark: "SparkSession", source: str, params: dict[str, Any], directory: 
             plays = read_plays(spark, source, format)
             group.check()
         try:
-            with phase("fit", f"training ALS on {plays.n_users:,} listeners × "
-                              f"{plays.n_items:,} artists ({plays.nnz:,} plays)") as group:
-                ratings = als_ratings(weighted(plays.history, plays.n_items,
-                                               params["weighting"], params["bm25_k1"],
-                                               params["bm25_b"]))
-                model, info = als.train(spark, ratings, n_users=plays.n_users,
-                                        n_items=plays.n_items, nnz=plays.nnz, params=params,
-                                        checkpoint_dir=checkpoint_dir)
-                group.check()
-            with phase("write", f"writing the bundle to {directory}"):
-                manifest = write_bundle(spark, directory, plays, model, {
-                    "model": MODEL, "engine": "spark", "params": params,
-                    "spark": {**info, "dropped": plays.dropped},
-                    "source": f"{plays.source} ({plays.format})"})
+            with als.checkpoints(spark, checkpoint_dir):
+                model, info = _fit(spark, plays, params, phase)
+                with phase("write", f"writing the bundle to {directory}"):
+                    manifest = write_bundle(spark, directory, plays, model, {
+                        "model": MODEL, "engine": "spark", "params": params,
+                        "spark": {**info, "dropped": plays.dropped},
+                        "source": f"{plays.source} ({plays.format})"})
         finally:
             plays.release()
     report(Stage("write", 1.0, f"bundle written to {directory}"))
     return manifest
+
+
+def _fit(spark: "SparkSession", plays: "Plays", params: dict[str, Any],
+         phase: Callable[[str, str], Any]) -> tuple[Any, dict[str, Any]]:
+    """MLlib ALS on the weighted plays, as the "fit" phase: (the model, the engine's facts)."""
+    from tui_recs.spark import als
+    from tui_recs.spark.weighting import als_ratings, weighted
+
+    with phase("fit", f"training ALS on {plays.n_users:,} listeners × {plays.n_items:,} "
+                      f"artists ({plays.nnz:,} plays)") as group:
+        ratings = als_ratings(weighted(plays.history, plays.n_items, params["weighting"],
+                                       params["bm25_k1"], params["bm25_b"]))
+        model, info = als.train(spark, ratings, n_users=plays.n_users, n_items=plays.n_items,
+                                nnz=plays.nnz, params=params)
+        group.check()
+    return model, info
