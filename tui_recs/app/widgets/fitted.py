@@ -148,8 +148,10 @@ class MatchList(OptionList):
         width = self.scrollable_content_region.width
         self._laid_out_for = width
         width = width or DEFAULT_WIDTH
-        self.clear_options()
-        self.add_options(Option(self._row(name, listeners, width), id=str(item))
+        # Replaced in one step: clearing first emptied the list for a moment, which hid its
+        # scrollbar and changed its virtual size twice, each a layout of the whole screen
+        # (~30 ms at 120×40) on every keystroke.
+        self.set_options(Option(self._row(name, listeners, width), id=str(item))
                          for item, name, listeners in self._matches)
         if self._matches and highlighted is not None:
             self.highlighted = min(highlighted, len(self._matches) - 1)
