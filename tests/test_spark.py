@@ -137,8 +137,10 @@ def test_progress_is_reported_and_a_cancel_leaves_nothing(spark, small_plays_csv
             cancel.set()
 
     out = tmp_path / "bundle"
+    # 20 iterations: long enough to be cancelled; 30 without checkpoints overflowed the
+    # executor's stack, which ends the JVM in local mode (and every later test's session).
     with pytest.raises(SparkCancelled):
-        _train(spark, small_plays_csv, out, progress=progress, cancel=cancel, iterations=30)
+        _train(spark, small_plays_csv, out, progress=progress, cancel=cancel, iterations=20)
     assert {"read", "fit"} <= {stage.name for stage in stages}
     assert all(0 <= stage.fraction <= 1 for stage in stages)
     assert not out.exists() and not list(tmp_path.glob(".*partial*"))
@@ -315,9 +317,9 @@ def test_a_cancel_stops_the_spark_engine_and_stores_nothing(spark, small_plays_c
 
     with pytest.raises(Cancelled):
         session.model("als", engine="spark", build_index=False, progress=progress,
-                      cancel=cancel, factors=4, iterations=50)
+                      cancel=cancel, factors=4, iterations=20)
     assert cancel.is_set() and spark.sparkContext.statusTracker().getActiveJobsIds() == []
-    assert not is_cached(session.dataset, "als", {"factors": 4, "iterations": 50},
+    assert not is_cached(session.dataset, "als", {"factors": 4, "iterations": 20},
                          session.store, "spark")
 
 
@@ -340,7 +342,7 @@ def test_the_apps_isolated_training_cancels_spark_and_its_jvm_ends(spark, small_
 
     with pytest.raises(Cancelled):
         session.model("als", engine="spark", isolated=True, progress=progress, cancel=cancel,
-                      factors=4, iterations=50)
+                      factors=4, iterations=20)
     assert jvms, "the child's JVM was not found"
     deadline = time.monotonic() + 30
     while any(_alive(pid) for pid in jvms) and time.monotonic() < deadline:

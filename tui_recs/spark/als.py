@@ -111,7 +111,10 @@ class JobGroup:
         tracker = self.context.statusTracker()
         last, furthest = None, 0.0
         while not self._stop.wait(POLL_SECONDS):
-            if self.cancelled() and not self._cancel_asked.is_set():
+            # Again at every poll once asked: cancelJobGroup cancels only the jobs running
+            # now, and a cancel between two jobs (MLlib's fit runs dozens) would let the
+            # next one run.
+            if self._cancel_asked.is_set() or self.cancelled():
                 self.cancel()
             if self.report is None:
                 continue
