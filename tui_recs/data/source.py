@@ -136,7 +136,7 @@ def check_text(path: Path, encoding: str) -> None:
     """DataError at the first run of NUL_RUN NUL bytes in an uncompressed text file of
     single-byte units: binary data (or a zero-filled tail) is not rows, and read as rows it
     made one endless field. A stray NUL in a name is only stripped (see Column.cleaned).
-    One search over a memory map."""
+    Searched over a memory map: see :func:`_find_nul_run`."""
     if encoding.lower().replace("-", "").replace("_", "").startswith(("utf16", "utf32")):
         return
     if compression_of(path) is not None:
@@ -147,9 +147,27 @@ def check_text(path: Path, encoding: str) -> None:
         if os.fstat(handle.fileno()).st_size == 0:
             return
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
-            offset = view.find(b"\0" * NUL_RUN)
+            offset = _find_nul_run(view)
             if offset < 0:
                 return
             line = view[:offset].count(b"\n") + 1
     raise DataError(f"holds binary data (NUL bytes from byte {offset:,})", path, line,
                     hint="is this a text file? compressed data is read when it is gzip, bz2 or xz")
+
+
+#: Single NUL bytes looked at one by one before :func:`_find_nul_run` searches for the run.
+_STRAY_NULS = 64
+
+
+def _find_nul_run(view) -> int:
+    """Offset of the first run of NUL_RUN NUL bytes in ``view`` (a bytes-like with ``find``),
+    or -1. A one-byte search is a memchr (~10 GB/s), the 16-byte pattern's search ~1 GB/s
+    (1.4 s of a 1.6 GB file's first parse): text has no NULs, so the first few NULs are
+    checked one by one, and only a file with many stray NULs pays for the pattern search."""
+    run = b"\0" * NUL_RUN
+    offset = view.find(b"\0")
+    for _ in range(_STRAY_NULS):
+        if offset < 0 or view[offset:offset + NUL_RUN] == run:
+            return offset
+        offset = view.find(b"\0", offset + 1)
+    return offset if offset < 0 else view.find(run, offset)
