@@ -234,7 +234,7 @@ def test_output_formats(cache_dir, top_artists, kind, separator):
     assert [line.split(separator)[1] for line in lines[1:]] == [
         row["artist"] for row in document["results"]]
     compared = run(cache_dir, "compare", top_artists[0], "-n", "3", "--output-format", kind, *FAST)
-    assert compared.stdout.splitlines()[0].split(separator) == ["artist", "als_rank", "lsa_rank",
+    assert compared.stdout.splitlines()[0].split(separator) == ["artist", "bm25_rank", "als_rank",
                                                                 "change"]
     liked = run(cache_dir, "recommend", "--like", top_artists[0], "-n", "2", "--output-format",
                 kind, *FAST)
