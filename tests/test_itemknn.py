@@ -109,3 +109,31 @@ def test_an_artist_without_shared_listeners_has_no_neighbours():
     ids, _ = model.similar_items(2, 5)
     assert ids.size == 0
     assert model.similar_items(0, 5)[0].tolist() == [1]
+
+
+@pytest.mark.parametrize("k", [1, 3, 12])
+def test_the_kernel_breaks_ties_by_the_lower_id_and_orders_negative_similarities(k):
+    """Small-integer weights of both signs make exact float32 dot products, many of them
+    tied, negative or zero: the kernel's top k equals a brute-force sort by (similarity
+    descending, id ascending) over the artists sharing a listener."""
+    from tui_recs.models._knn_kernels import top_k_neighbours
+
+    rng = np.random.default_rng(11)
+    weights = (rng.random((50, 30)) < 0.3) * rng.choice([-2.0, -1.0, 1.0, 2.0], (50, 30))
+    matrix = sp.csr_matrix(weights.astype(np.float32))
+    transpose = matrix.T.tocsr()
+    neighbours, similarities, counts = top_k_neighbours(
+        matrix.indptr, matrix.indices, matrix.data, transpose.indptr, transpose.indices,
+        transpose.data, k, 2)
+    shared = (weights != 0).astype(int)
+    similarity = weights.T @ weights
+    for item in range(30):
+        candidates = [other for other in range(30)
+                      if other != item and (shared[:, item] @ shared[:, other]) > 0]
+        expected = sorted(candidates, key=lambda other: (-similarity[item, other], other))[:k]
+        assert counts[item] == len(expected)
+        found = neighbours[item, :counts[item]]
+        order = np.lexsort((found, -similarities[item, :counts[item]]))
+        assert found[order].tolist() == expected
+        np.testing.assert_array_equal(similarities[item, :counts[item]][order],
+                                      similarity[item, expected].astype(np.float32))
