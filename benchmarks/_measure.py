@@ -71,3 +71,23 @@ def verdict(what: str, figure: float, target: float, unit: str = "", at_least: b
     print(f"{'PASS' if passed else 'FAIL'} {what} {figure:.{digits}g}{unit} "
           f"(target {sign} {target:g}{unit})", flush=True)
     return passed
+
+
+def trained_elsewhere(user_factors, item_factors):
+    """A tui-recs factor model holding another library's factors (users × f and items × f),
+    so that tui-recs' evaluation scores them with its own exact top-k."""
+    from tui_recs.models.base import FactorModel  # tui-recs only for the benchmarks needing it
+
+    class TrainedElsewhere(FactorModel):
+        name = "reference"
+
+        def __init__(self) -> None:
+            self.user_factors, self.item_factors = user_factors, item_factors
+
+        def fit(self, user_items, callback=None):
+            return self
+
+        def get_params(self):
+            return {}
+
+    return TrainedElsewhere()

@@ -40,7 +40,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _measure import QUICK_SCALE, alternating, median_spread, verdict
+from _measure import QUICK_SCALE, alternating, median_spread, trained_elsewhere, verdict
 
 HETREC = Path(__file__).resolve().parents[2] / "shared" / "data" / "lastfm-hetrec2011-2k"
 ALPHA, REGULARIZATION, THREADS = 1.0, 0.1, 2
@@ -130,27 +130,11 @@ def quality(data: str, scale: str, factors: int) -> None:
     """Precision@10 and NDCG@10 of both libraries on the same split of ``data``, with a
     verdict each."""
     import numpy as np
+    from implicit.cpu.als import AlternatingLeastSquares
     from threadpoolctl import threadpool_limits
 
     from tui_recs.evaluation import evaluate, holdout_split
     from tui_recs.models.als import ALS
-    from tui_recs.models.base import FactorModel
-
-    class Fitted(FactorModel):
-        """Factors trained elsewhere, queried through tui-recs' exact top-k."""
-
-        name = "implicit"
-
-        def __init__(self, user_factors, item_factors):
-            self.user_factors, self.item_factors = user_factors, item_factors
-
-        def fit(self, user_items, callback=None):
-            return self
-
-        def get_params(self):
-            return {}
-
-    from implicit.cpu.als import AlternatingLeastSquares
 
     split = holdout_split(load_data(data, scale).user_items, test_fraction=0.2, seed=0)
     alpha = 0.01  # the tuned confidence scale for raw plays (docs/defaults.md)
@@ -161,8 +145,8 @@ def quality(data: str, scale: str, factors: int) -> None:
         reference = AlternatingLeastSquares(factors=factors, regularization=REGULARIZATION,
                                             alpha=1.0, num_threads=THREADS, random_state=0)
         reference.fit(confidence, show_progress=False)
-        theirs = evaluate(Fitted(np.asarray(reference.user_factors), np.asarray(reference.item_factors)),
-                          split, fit=False)
+        theirs = evaluate(trained_elsewhere(np.asarray(reference.user_factors),
+                                            np.asarray(reference.item_factors)), split, fit=False)
     for metric in ("precision", "ndcg"):
         print(f"  {data} f={factors} {metric}@10: tui-recs {ours[metric]:.4f}  implicit "
               f"{theirs[metric]:.4f}  relative difference {ours[metric] / theirs[metric] - 1:+.1%}")
