@@ -13,7 +13,7 @@ holdout split, with the same hyperparameters, in alternating rounds (Spark, loca
 Spark; ...), 2 threads each, after one untimed warm-up fit of each.
 
 Printed separately: Spark's start-up (the JVM and the session), the input overhead (the
-matrix sent to Spark, weighted and cached: the shuffles before ALS), the fixed cost of one ALS
+matrix handed to Spark as Parquet, weighted and cached: the shuffles before ALS), the fixed cost of one ALS
 job (a 1-iteration fit minus one iteration), the shuffle of a 1-iteration fit and of each
 further iteration (MiB written and read, seconds the tasks spent writing it or waiting for it:
 Spark's REST API), seconds per iteration of each engine (median of the rounds, with the
@@ -88,7 +88,7 @@ def child(name: str, scale: str, factors: int, iterations: int, pairs: int,
     from tui_recs.models.als import ALS
     from tui_recs.spark.context import (local_conf, log_path, quiet_conf,
                                         quiet_pyspark_warnings, quiet_python_loggers, stderr_to)
-    from tui_recs.spark.engine import SparkEngine, _plays_frame
+    from tui_recs.spark.engine import SparkEngine, plays_frame
     from tui_recs.spark.weighting import als_ratings, weighted
 
     dataset = _dataset(name, scale)
@@ -111,10 +111,11 @@ def child(name: str, scale: str, factors: int, iterations: int, pairs: int,
     startup = time.perf_counter() - started
 
     started = time.perf_counter()
-    frame = als_ratings(weighted(_plays_frame(spark, split.train.tocoo()), split.train.shape[1]))
-    frame.cache().count()
-    input_seconds = time.perf_counter() - started
-    frame.unpersist()
+    with plays_frame(spark, split.train.tocoo()) as plays:
+        frame = als_ratings(weighted(plays, split.train.shape[1]))
+        frame.cache().count()
+        input_seconds = time.perf_counter() - started
+        frame.unpersist()
 
     engine = SparkEngine()
     models = {}

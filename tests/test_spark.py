@@ -224,12 +224,18 @@ def test_a_few_bad_rows_are_skipped_with_a_warning_many_are_one_error(spark, tmp
 def test_bm25_in_spark_matches_the_local_weighting(spark, hetrec):
     from tui_recs.data import load
     from tui_recs.models.weighting import bm25
-    from tui_recs.spark.engine import _plays_frame
+    from tui_recs.spark.engine import plays_frame
     from tui_recs.spark.weighting import weighted
 
     user_items = load(hetrec).user_items
     expected = bm25(user_items, 100.0, 0.8).tocoo()
-    rows = weighted(_plays_frame(spark, user_items.tocoo()), user_items.shape[1]).collect()
+    with plays_frame(spark, user_items.tocoo()) as frame:
+        table = weighted(frame, user_items.shape[1])
+        rows = table.collect()
+        plan = table._jdf.queryExecution().executedPlan().toString()
+    # Read from a file, never from data in the driver's plans; joined by shuffles, never by
+    # broadcasts (MLlib's ALS kept the broadcast tables of every fit alive: the heap ran out).
+    assert "parquet" in plan.lower() and "Broadcast" not in plan
     got = {(row["user"], row["item"]): row["weight"] for row in rows}
     assert len(got) == expected.nnz
     values = np.array([got[pair] for pair in zip(expected.row.tolist(), expected.col.tolist())])
@@ -242,12 +248,13 @@ def test_negative_weights_stay_played_without_extra_confidence(spark):
     import scipy.sparse as sp
 
     from tui_recs.models.weighting import bm25
-    from tui_recs.spark.engine import _plays_frame
+    from tui_recs.spark.engine import plays_frame
     from tui_recs.spark.weighting import PLAYED_WITHOUT_WEIGHT, als_ratings, weighted
 
     plays = sp.csr_matrix(np.array([[3, 1, 2], [0, 4, 0]], dtype=np.float32))
     assert (bm25(plays).toarray()[0] < 0).all()
-    rows = als_ratings(weighted(_plays_frame(spark, plays.tocoo()), 3)).collect()
+    with plays_frame(spark, plays.tocoo()) as frame:
+        rows = als_ratings(weighted(frame, 3)).collect()
     ratings = {(row["user"], row["item"]): row["rating"] for row in rows}
     assert [ratings[(0, item)] for item in range(3)] == pytest.approx([PLAYED_WITHOUT_WEIGHT] * 3)
     assert ratings[(1, 1)] == pytest.approx(float(bm25(plays)[1, 1]), rel=1e-6)

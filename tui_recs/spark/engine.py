@@ -2,14 +2,20 @@
 
 The play counts arrive as the users × items matrix already in memory (the engine seam of
 :mod:`tui_recs.models.engine`): they go to Spark as one DataFrame of (user, item, plays), so
-this suits data that fits the driver. Data that does not is trained by ``tui-recs train
+this suits data that fits the driver. With a local master the DataFrame is read from a
+temporary Parquet file rather than built from the data in memory: Spark keeps a DataFrame
+made from local data inside its plans in the JVM heap, and at the 36K shape the heap grew by
+hundreds of MiB with every fit until it ran out (a long session, or a benchmark's rounds). Data that does not is trained by ``tui-recs train
 --engine spark`` (:mod:`tui_recs.spark.job`), where Spark reads the files itself.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator
 
 import numpy as np
 
@@ -70,8 +76,7 @@ class SparkEngine(Engine):
             return callback is not None and callback(
                 min(total, int(done[0] * total)), time.perf_counter() - started, None) is False
 
-        with spark_errors(log):
-            frame = _plays_frame(spark, plays)
+        with spark_errors(log), plays_frame(spark, plays) as frame:
             with als.JobGroup(spark, "tui-recs: ALS", report, stop_asked) as group:
                 ratings = als_ratings(weighted(frame, n_items, params["weighting"],
                                                params["bm25_k1"], params["bm25_b"]))
@@ -88,14 +93,37 @@ class SparkEngine(Engine):
         return arrays
 
 
-def _plays_frame(spark: Any, plays: "sp.coo_matrix") -> Any:
-    """The (user int, item int, plays float) DataFrame of a users × items COO matrix, sent as
-    Arrow (pyspark 4 takes a pyarrow table; 3.5 a pandas frame, with Arrow transfer on)."""
+@contextmanager
+def plays_frame(spark: Any, plays: "sp.coo_matrix") -> Iterator[Any]:
+    """The (user int, item int, plays float) DataFrame of a users × items COO matrix, valid
+    within the block: read from a temporary Parquet file with a local master (removed after),
+    sent with the tasks to a cluster, whose executors cannot read the driver's files."""
+    from tui_recs.spark.context import local_cores
+
+    table = _plays_table(plays)
+    if local_cores(spark.sparkContext.master) is None:
+        yield _sent_frame(spark, table)
+        return
+    import pyarrow.parquet as pq
+
+    with tempfile.TemporaryDirectory(prefix="tui-recs-plays-") as folder:
+        path = Path(folder) / "plays.parquet"
+        pq.write_table(table, path)
+        yield spark.read.parquet(str(path))
+
+
+def _plays_table(plays: "sp.coo_matrix") -> Any:
+    """The COO matrix as a pyarrow table (user int32, item int32, plays float32)."""
     import pyarrow as pa
 
-    table = pa.table({"user": pa.array(plays.row.astype(np.int32)),
-                      "item": pa.array(plays.col.astype(np.int32)),
-                      "plays": pa.array(plays.data.astype(np.float32))})
+    return pa.table({"user": pa.array(plays.row.astype(np.int32)),
+                     "item": pa.array(plays.col.astype(np.int32)),
+                     "plays": pa.array(plays.data.astype(np.float32))})
+
+
+def _sent_frame(spark: Any, table: Any) -> Any:
+    """A DataFrame of ``table`` sent as Arrow (pyspark 4 takes a pyarrow table; 3.5 a pandas
+    frame, with Arrow transfer on)."""
     if int(spark.version.split(".")[0]) >= 4:
         return spark.createDataFrame(table)
     spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")

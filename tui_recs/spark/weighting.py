@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 #: the pair's preference 1 at confidence 1; MLlib gives a rating <= 0 preference 0, so the clip
 #: is to this float32-normal value instead: preference 1, confidence 1 + alpha·1e-30 = 1.
 PLAYED_WITHOUT_WEIGHT = 1e-30
+#: How the per-listener and per-artist statistics are joined to the plays (see weighted()).
+JOIN = "shuffle_hash"
 
 
 def weighted(plays: "DataFrame", n_items: int, scheme: str = "bm25", k1: float = 100.0,
@@ -41,7 +43,10 @@ def weighted(plays: "DataFrame", n_items: int, scheme: str = "bm25", k1: float =
         raise ModelError(f"unknown weighting {scheme!r}: use one of bm25, tfidf, none")
     artists_per_listener = plays.groupBy("user").agg(F.count(F.lit(1)).alias("artists"))
     idf = F.log(F.lit(float(n_items))) - F.log1p(F.col("artists").cast("double"))
-    with_idf = plays.join(artists_per_listener, "user").withColumn("idf", idf)
+    # Shuffle joins, never broadcast ones: MLlib's ALS keeps the broadcast tables of its
+    # input's plan alive, and every fit of a session added hundreds of MiB to the JVM heap
+    # until it ran out.
+    with_idf = plays.join(artists_per_listener.hint(JOIN), "user").withColumn("idf", idf)
     if scheme == "tfidf":
         return with_idf.select("user", "item", "plays",
                                (F.sqrt(played) * F.col("idf")).alias("weight"))
@@ -52,7 +57,7 @@ def weighted(plays: "DataFrame", n_items: int, scheme: str = "bm25", k1: float =
     mean_length = total / n_items if n_items else 1.0
     norm = (1.0 - b) + b * F.col("length") / F.lit(mean_length)
     weight = played * (k1 + 1.0) / (F.lit(k1) * norm + played) * F.col("idf")
-    return with_idf.join(lengths, "item").select("user", "item", "plays", weight.alias("weight"))
+    return with_idf.join(lengths.hint(JOIN), "item").select("user", "item", "plays", weight.alias("weight"))
 
 
 def als_ratings(weights: "DataFrame") -> "DataFrame":
