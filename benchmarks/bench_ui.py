@@ -64,7 +64,9 @@ TICK = 0.01
 stalls = []          # (seconds late, what was running, seconds since process start)
 keystrokes = {"training": [], "ready": [], "previewing": []}
 frames = []          # perf_counter of every frame the compositor hands to the terminal
+shown = {}           # query -> perf_counter once its matches (or "no match") are in the list
 real_display = app._display
+real_show = ArtistSearch._show
 
 
 def display(screen, update):  # where Textual writes a frame (headless: writes nothing)
@@ -73,7 +75,13 @@ def display(screen, update):  # where Textual writes a frame (headless: writes n
     real_display(screen, update)
 
 
+def show(search, query, found):  # where the search puts a query's matches in the list
+    real_show(search, query, found)
+    shown[query] = time.perf_counter()
+
+
 app._display = display
+ArtistSearch._show = show
 
 
 async def next_frame(after, wait=0.5):
@@ -94,12 +102,15 @@ async def type_query(pilot, query, phase, gap=0.0):
     search.box.value = ""
     await pilot.pause()
     for char in query:
+        shown.clear()
         pressed = time.perf_counter()
         search.box.insert_text_at_cursor(char)  # as a key press does, without Pilot's waits
-        await asyncio.sleep(0)
-        while search.pending("matches"):
+        typed = search.box.value
+        # Not search.pending(): the search starts only once the box's Changed message is
+        # handled, and a frame painted meanwhile (the box's own) is not the matches.
+        while typed not in shown:
             await asyncio.sleep(0.0005)
-        drawn = await next_frame(time.perf_counter())  # the matches on screen
+        drawn = await next_frame(shown[typed])  # the first frame with its matches
         keystrokes[phase].append((drawn - pressed) * 1000)
         await asyncio.sleep(gap)
 
