@@ -5,11 +5,12 @@ they never need sideways scrolling and never hide a column."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
-from rich.text import Text
+from rich.console import Console, ConsoleOptions
+from rich.measure import Measurement
 from textual.content import Content
 from textual.css.styles import RulesMap
 from textual.reactive import Reactive
@@ -44,6 +45,27 @@ def _tsv(headings: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Lines of tab-separated cells, each made printable (a tab in a name is replaced)."""
     return "".join("\t".join(printable(cell) for cell in cells) + "\n"
                    for cells in (headings, *rows))
+
+
+class Cell:
+    """A table cell's text, fitted to its column already, drawn as one segment: not a str,
+    which DataTable reads as markup ("[unknown]" vanished, a name holding "[/...]" raised),
+    nor a Text, which Rich wraps and measures for every cell of every repaint (a fifth of
+    a 20-row table's)."""
+
+    __slots__ = ("plain",)
+
+    def __init__(self, plain: str) -> None:
+        self.plain = plain
+
+    def __str__(self) -> str:
+        return self.plain
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
+        yield Segment(self.plain)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(cell_len(self.plain), cell_len(self.plain))
 
 
 class FittedTable(DataTable):
@@ -100,10 +122,7 @@ class FittedTable(DataTable):
         for (heading, _), width in zip(self._columns, widths):
             self.add_column(heading, width=width, key=heading)
         for key, cells in self._rows:
-            # Text, not str: DataTable reads a str cell as markup ("[unknown]" vanished, a
-            # name holding "[/...]" raised).
-            self.add_row(*(Text(fit(cell, width), no_wrap=True, end="")
-                           for cell, width in zip(cells, widths)), key=key)
+            self.add_row(*(Cell(fit(cell, width)) for cell, width in zip(cells, widths)), key=key)
         if keep_cursor and self.row_count:
             self.move_cursor(row=min(cursor, self.row_count - 1), animate=False)
 
