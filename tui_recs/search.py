@@ -569,16 +569,18 @@ class NameIndex:
                 ("substring", key, 0))
 
     def _keys(self) -> dict[str, int]:
-        """How many lines hold each folded name (a name, or another spelling of one): an exact match is looked for only when
-        there is one, and no further than the last (a scan of every name spared per
-        keystroke, 4-9 ms at 290K names)."""
-        with self._lock:
-            if self._key_counts is None:
-                counts: Counter[str] = Counter()
-                for piece in self._lines.pieces():  # other spellings too: "acdc"
-                    counts.update(piece)
-                self._key_counts = counts
-            return self._key_counts
+        """How many lines hold each folded name (a name, or another spelling of one): an
+        exact match is looked for only when there is one, and no further than the last (a
+        scan of every name spared per keystroke, 4-9 ms at 290K names)."""
+        counts = self._key_counts
+        if counts is None:
+            # Not under the lock: a search waiting there for the typo index would wait for
+            # this too (0.3 s for a keystroke on a busy machine). Two callers count twice.
+            counts = Counter()
+            for piece in self._lines.pieces():  # other spellings too: "acdc"
+                counts.update(piece)
+            self._key_counts = counts
+        return counts
 
     @property
     def typo_index_ready(self) -> bool:
