@@ -289,10 +289,15 @@ class TuiRecsApp(App[int]):
                        demo_options=self.demo_options, dataset_factory=self.dataset_factory,
                        bundles=self.bundles, model_file=self.model_file)
 
-    def _to_train(self, dataset: "Dataset", store: "ArtifactStore | None") -> list[str]:
-        """The start-up models that take a while: heavy ones the cache lacks."""
+    def _to_train(self, dataset: "Dataset", store: "ArtifactStore | None",
+                  external: bool) -> list[str]:
+        """The start-up models that take a while: heavy ones the cache lacks; none beside
+        ``external`` models (heavy ones then train only when asked: listing them flashed the
+        loading view up while a bundle loaded, two screen switches of 0.1 s each)."""
         from tui_recs.pipeline import is_cached  # numpy and annoy: not before the first paint
 
+        if external:
+            return []
         return [name for name in self.startup_models if registry.model_class(name).trains_in_child and (
             store is None or not is_cached(dataset, name, self.model_params.get(name), store))]
 
@@ -322,7 +327,7 @@ class TuiRecsApp(App[int]):
             session.external_models  # opened and registered here, off the UI thread
             dataset = session.dataset
             first_artist = int(dataset.top_items(1)[0]) if dataset.n_items else None
-            to_train = self._to_train(dataset, session.store)
+            to_train = self._to_train(dataset, session.store, bool(session.external_models))
         except Exception as error:  # every failure becomes a message on screen, never a crash
             self.post_message(JobEnded(job, "failed", describe_error(error)))
             return
