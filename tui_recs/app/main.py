@@ -54,7 +54,8 @@ SHOWN_TIMEOUT = 1.0
 
 def _freeze_heap() -> None:
     """Leave every object alive now out of later garbage collections: called when the app
-    mounts, the data, the name index and the start-up models arrive, each of which lives as
+    mounts, the data, the name index and the start-up models arrive, and once the name index
+    is complete, each of which lives as
     long as the app. A full collection traversed them all on the UI thread, freezing it for
     25-70 ms, and typing that met one took 70-95 ms per key."""
     gc.freeze()
@@ -365,6 +366,7 @@ class TuiRecsApp(App[int]):
     @work(thread=True, group="data", exit_on_error=False)
     def _prepare_worker(self, names: "NameIndex") -> None:
         names.prepare()
+        self.call_from_thread(_freeze_heap)  # the name counts live as long as the app too
 
     def on_data_loaded(self, message: DataLoaded) -> None:
         _freeze_heap()
