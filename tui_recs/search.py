@@ -401,16 +401,16 @@ class _Lines:
         """:meth:`find` with a ``limit`` when the lines that own themselves (the first ones)
         hold ``limit`` owners with ``needle`` within the text's first ``span`` characters,
         else None: the scan stops there. Lines of other spellings are all scanned (few)."""
-        split = int(self._starts[self._own]) - 1 if self._own < len(self._starts) - 1 else len(self.text)
+        others = self._own < len(self._starts) - 1
+        split = int(self._starts[self._own]) - 1 if others else len(self.text)
         if span >= split:
             return self.find(needle, shift, skip, limit)
         first = self._scan(needle, shift, skip, limit, 0, span)
-        if len(first) < limit:
-            return None
-        if split == len(self.text):
-            return first
+        if len(first) < limit or not others:
+            return first if len(first) == limit else None
         # Any owner beyond ``first`` ranks after all of them: the merge is exact.
-        return sorted({*first, *self._scan(needle, shift, skip, limit, split, len(self.text))})[:limit]
+        spelled = self._scan(needle, shift, skip, limit, split, len(self.text))
+        return sorted({*first, *spelled})[:limit]
 
     def _scan(self, needle: str, shift: int, skip: Container[int], limit: int | None,
               start: int, end: int) -> list[int]:
