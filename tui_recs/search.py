@@ -549,18 +549,13 @@ class NameIndex:
         return found < limit and len(key) >= MIN_FUZZY_LENGTH
 
     def prepare(self) -> None:
-        """Build what searches use and is not built yet: the trigram index for typo matching,
-        now rather than at the first typo, and what :meth:`prepare_quick` builds (well under
-        a second at 290K names; safe to call from a background thread: a search that needs
-        the trigrams meanwhile waits, one that would use the counts does without)."""
-        self.prepare_quick()
-        self._trigram_index()
-
-    def prepare_quick(self) -> None:
-        """Count the folded names, which spares scans for exact matches and lets
-        :meth:`quick_search` answer (~0.1 s at 290K names, the GIL held a few ms at a time;
-        safe to call from a background thread)."""
+        """Build what searches use and is not built yet: the count of each folded name, which
+        spares scans for exact matches and lets :meth:`quick_search` answer, and the trigram
+        index for typo matching, now rather than at the first typo (well under a second at
+        290K names; safe to call from a background thread: a search that needs the trigrams
+        meanwhile waits, one that would use the counts does without)."""
         self._keys()
+        self._trigram_index()
 
     def _hit(self, rank: int, kind: str, score: float | None = None) -> Hit:
         item = int(self._items[rank])
