@@ -377,6 +377,19 @@ async def test_the_related_artists_follow_the_highlighted_match(root):
         assert app.history.current == first
 
 
+async def test_a_previews_top_listeners_wait_for_the_highlight_to_rest(root):
+    """Their pass over every play is put off LISTENERS_DELAY, so that typing on never waits."""
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("down")
+        second = int(app.screen.query_one("#artist-search OptionList").get_option_at_index(1).id)
+        info = app.screen.query_one("#artist-info")
+        await until(pilot, lambda: app.screen.shown_item == second)
+        assert "Top listeners" not in str(info.render())
+        await until(pilot, lambda: "Top listeners" in str(info.render()))
+
+
 async def test_leaving_the_search_opens_the_previewed_match(root):
     app = make_app(root)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -120,6 +120,23 @@ def test_typo_index_can_be_built_in_the_background(index):
     builder.join()
 
 
+def test_quick_search_answers_as_search_does_or_not_at_all(monkeypatch):
+    """Only from the most popular names (the first QUICK_SPAN characters), once prepared."""
+    names = ["AC/DC", "Air", "ACDC Tribute", "AIR"] + [f"Band {number}" for number in range(300)]
+    index = NameIndex(names, np.arange(len(names))[::-1])  # the first the most popular
+    assert index.quick_search("band", 5) is None, "not before prepare()"
+    index.prepare()
+    monkeypatch.setattr("tui_recs.search.QUICK_SPAN", 200)  # ~25 names
+    assert index.quick_search("band", 5) == index.search("band", 5)
+    assert index.quick_search("band 299", 1) is None, "its exact match is beyond the span"
+    assert index.quick_search("radiohed", 5) is None, "a typo"
+    assert index.quick_search("air", 0) == []
+    for query in ["", "band 2", "band 1", "acdc", "ac dc", "air", "b", "zz", "!!"]:
+        for limit in (1, 2, 5, 40):
+            quick = index.quick_search(query, limit)
+            assert quick is None or quick == index.search(query, limit), (query, limit)
+
+
 @settings(max_examples=300, deadline=None)
 @given(query=st.text(max_size=20), limit=st.integers(min_value=-1, max_value=30))
 def test_search_never_fails(index, query, limit):

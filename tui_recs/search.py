@@ -15,7 +15,9 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import time
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection, Container, Iterator, Mapping, Sequence
@@ -39,6 +41,14 @@ MIN_FUZZY_LENGTH = 3
 #: an index built in a background thread must not freeze the UI: one pass over 290K names
 #: held it for 130 ms, a piece of 16K names holds it for a few ms.
 PIECE = 16384
+#: Names counted per C call, and the seconds the count pauses after each, the GIL released,
+#: so that a UI thread waiting for it runs at once: in pieces of PIECE names on a busy machine
+#: each call held it 5-10 ms, and a preview drawn meanwhile took 73 ms instead of 3.
+COUNT_PIECE = 2048
+PIECE_PAUSE = 0.001
+#: Characters of the joined names (the most popular first) a quick search may scan per
+#: kind of match: ~0.2 ms each, where a whole scan of 290K names takes ~4 ms.
+QUICK_SPAN = 1 << 18
 #: A typo candidate shares at least this fraction of the query's trigrams.
 MIN_TRIGRAM_SHARE = 0.34
 #: How many names an error message lists.
@@ -344,9 +354,13 @@ class _Lines:
         others = np.flatnonzero(owners != np.arange(lines)) if owners is not None else ()
         self._own = int(others[0]) if len(others) else lines
 
-    def lines(self) -> list[str]:
-        """The lines, split again (one C call: ~20 ms at 290K lines)."""
-        return self.text[1:-1].split("\n") if self.text else []
+    def pieces(self, count: int | None = None, size: int = PIECE) -> Iterator[list[str]]:
+        """The first ``count`` lines (all when None), split again ``size`` at a time: splitting
+        all 290K at once held the GIL for ~20 ms, a background thread's freeze of the UI."""
+        total = len(self._starts) - 1 if count is None else count
+        for first in range(0, total, size):
+            last = min(first + size, total)
+            yield self.text[int(self._starts[first]):int(self._starts[last]) - 1].split("\n")
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         arrays = {"text": np.frombuffer(self.text.encode("utf-8", "surrogatepass"), dtype=np.uint8),
@@ -381,6 +395,22 @@ class _Lines:
         found = set(self._scan(needle, shift, skip, limit, 0, split + 1))
         found.update(self._scan(needle, shift, skip, limit, split, len(self.text)))
         return sorted(found)[:limit]
+
+    def find_within(self, needle: str, shift: int, skip: Container[int], limit: int,
+                    span: int) -> list[int] | None:
+        """:meth:`find` with a ``limit`` when the lines that own themselves (the first ones)
+        hold ``limit`` owners with ``needle`` within the text's first ``span`` characters,
+        else None: the scan stops there. Lines of other spellings are all scanned (few)."""
+        others = self._own < len(self._starts) - 1
+        split = int(self._starts[self._own]) - 1 if others else len(self.text)
+        if span >= split:
+            return self.find(needle, shift, skip, limit)
+        first = self._scan(needle, shift, skip, limit, 0, span)
+        if len(first) < limit or not others:
+            return first if len(first) == limit else None
+        # Any owner beyond ``first`` ranks after all of them: the merge is exact.
+        spelled = self._scan(needle, shift, skip, limit, split, len(self.text))
+        return sorted({*first, *spelled})[:limit]
 
     def _scan(self, needle: str, shift: int, skip: Container[int], limit: int | None,
               start: int, end: int) -> list[int]:
@@ -421,7 +451,7 @@ class NameIndex:
         joined = sorted((int(ranks[item]), key) for item, key in _joined_keys(self.names, keys).items())
         self._lines = _Lines(keys[self._items].tolist() + [key for _, key in joined],
                              np.array([*range(count), *(rank for rank, _ in joined)], dtype=np.int64))
-        self._key_set: set[str] | None = None
+        self._key_counts: dict[str, int] | None = None
         self._trigrams: _Trigrams | None = None
         self._lock = threading.Lock()
 
@@ -443,7 +473,7 @@ class NameIndex:
         if len(index._items) != len(index.names) or not is_permutation(index._items):
             raise ValueError(f"a name index of {len(index._items)} names for {len(index.names)}")
         index._lines = _Lines.from_arrays(_prefixed(arrays, "lines"))
-        index._key_set = None
+        index._key_counts = None
         index._trigrams = _Trigrams.from_arrays(_prefixed(arrays, "trigrams"))
         index._lock = threading.Lock()
         return index
@@ -462,31 +492,68 @@ class NameIndex:
         key = _query_key(query)
         if limit <= 0:
             return []
-        if not key:
-            return [self._hit(rank, POPULAR) for rank in range(min(limit, len(self.names)))]
-        needles = self._needles(key)
-        keys = self._key_set  # not waited for: until prepare() builds it, the scan decides
-        if keys is not None and key not in keys:
-            needles = needles[1:]  # no exact match: spare a scan
-        found: dict[int, str] = {}
-        for kind, needle, shift in needles:
-            if len(found) >= limit:
-                break
-            for rank in self._lines.find(needle, shift, found, limit - len(found)):
-                found[rank] = kind
+        found = self._name_matches(key, limit)
+        assert found is not None  # (every kind scanned to the end)
         hits = [self._hit(rank, kind) for rank, kind in found.items()]
-        if len(hits) < limit and len(key) >= MIN_FUZZY_LENGTH:
+        if self._wants_typos(key, len(hits), limit):
             ranks, similarity = self._trigram_index().similar(_without_article(key),
                                                               limit - len(hits), found)
             hits += [self._hit(rank, "fuzzy", score) for rank, score in
                      zip(ranks.tolist(), similarity.tolist())]
         return hits
 
+    def quick_search(self, query: str, limit: int = 20) -> list[Hit] | None:
+        """:meth:`search`'s answer when the ``limit`` hits are names found among the most
+        popular ones (each kind of match scanned over :data:`QUICK_SPAN` characters at most:
+        ~1 ms in all at 290K names, quick enough for a UI thread), else None: then call
+        :meth:`search`, e.g. in a worker thread. None too until :meth:`prepare` has run."""
+        if limit <= 0:
+            return []
+        if self._key_counts is None:
+            return None
+        found = self._name_matches(_query_key(query), limit, QUICK_SPAN)
+        if found is None or len(found) < limit:
+            return None
+        return [self._hit(rank, kind) for rank, kind in found.items()]
+
+    def _name_matches(self, key: str, limit: int, span: int | None = None
+                      ) -> dict[int, str] | None:
+        """Up to ``limit`` ranks whose names match the folded query ``key`` (all but typos),
+        best first, each with its kind; the most popular for an empty key. With ``span``,
+        None where a kind's matches are not all within the first ``span`` characters."""
+        if not key:
+            return dict.fromkeys(range(min(limit, len(self.names))), POPULAR)
+        found: dict[int, str] = {}
+        for kind, needle, shift in self._needles(key):
+            wanted = self._wanted(kind, key, limit - len(found))
+            if wanted <= 0:
+                continue
+            ranks = (self._lines.find(needle, shift, found, wanted) if span is None
+                     else self._lines.find_within(needle, shift, found, wanted, span))
+            if ranks is None:
+                return None
+            found.update(dict.fromkeys(ranks, kind))
+        return found
+
+    def _wanted(self, kind: str, key: str, room: int) -> int:
+        """How many matches of ``kind`` a scan looks for, with ``room`` left for hits: exact
+        matches are counted once :meth:`prepare` has run (the scan stops at the last one)."""
+        counts = self._key_counts  # not waited for: until prepare() builds it, scans decide
+        if kind != "exact" or counts is None:
+            return room
+        return min(room, counts.get(key, 0))
+
+    @staticmethod
+    def _wants_typos(key: str, found: int, limit: int) -> bool:
+        """Whether a search for ``key`` that found ``found`` names looks for typos too."""
+        return found < limit and len(key) >= MIN_FUZZY_LENGTH
+
     def prepare(self) -> None:
-        """Build what searches use and is not built yet: the trigram index for typo matching,
-        now rather than at the first typo, and the set of folded names that spares scans
-        (well under a second at 290K names; safe to call from a background thread: a search
-        that needs the trigrams meanwhile waits, one that would use the set does without)."""
+        """Build what searches use and is not built yet: the count of each folded name, which
+        spares scans for exact matches and lets :meth:`quick_search` answer, and the trigram
+        index for typo matching, now rather than at the first typo (well under a second at
+        290K names; safe to call from a background thread: a search that needs the trigrams
+        meanwhile waits, one that would use the counts does without)."""
         self._keys()
         self._trigram_index()
 
@@ -502,16 +569,20 @@ class NameIndex:
         return (("exact", f"\n{key}\n", 1), ("prefix", "\n" + key, 1), ("word", " " + key, 1),
                 ("substring", key, 0))
 
-    def _keys(self) -> set[str]:
-        """Every folded name: an exact match is looked for only when there is one (a scan of
-        every name spared per keystroke, 4-9 ms at 290K names)."""
-        with self._lock:
-            if self._key_set is None:
-                keys: set[str] = set()
-                for piece in _pieces(self._lines.lines()):
-                    keys.update(piece)
-                self._key_set = keys
-            return self._key_set
+    def _keys(self) -> dict[str, int]:
+        """How many lines hold each folded name (a name, or another spelling of one): an
+        exact match is looked for only when there is one, and no further than the last (a
+        scan of every name spared per keystroke, 4-9 ms at 290K names)."""
+        counts = self._key_counts
+        if counts is None:
+            # Not under the lock: a search waiting there for the typo index would wait for
+            # this too (0.3 s for a keystroke on a busy machine). Two callers count twice.
+            counts = Counter()
+            for piece in self._lines.pieces(size=COUNT_PIECE):  # other spellings too: "acdc"
+                counts.update(piece)
+                time.sleep(PIECE_PAUSE)
+            self._key_counts = counts
+        return counts
 
     @property
     def typo_index_ready(self) -> bool:
@@ -522,9 +593,10 @@ class NameIndex:
     def _trigram_index(self) -> _Trigrams:
         with self._lock:
             if self._trigrams is None:  # over each artist's own key (its first line)
-                self._trigrams = _Trigrams(_piecewise(
-                    lambda keys: _without_article("\n".join(keys)).split("\n"),
-                    self._lines.lines()[:len(self.names)]))
+                keys: list[str] = []
+                for piece in self._lines.pieces(len(self.names)):
+                    keys += _without_article("\n".join(piece)).split("\n")
+                self._trigrams = _Trigrams(keys)
             return self._trigrams
 
     # ----------------------------------------------------------------------------- resolve

@@ -54,7 +54,8 @@ SHOWN_TIMEOUT = 1.0
 
 def _freeze_heap() -> None:
     """Leave every object alive now out of later garbage collections: called when the app
-    mounts, the data, the name index and the start-up models arrive, each of which lives as
+    mounts, the data, the name index and the start-up models arrive, and once the name index
+    is complete, each of which lives as
     long as the app. A full collection traversed them all on the UI thread, freezing it for
     25-70 ms, and typing that met one took 70-95 ms per key."""
     gc.freeze()
@@ -289,10 +290,15 @@ class TuiRecsApp(App[int]):
                        demo_options=self.demo_options, dataset_factory=self.dataset_factory,
                        bundles=self.bundles, model_file=self.model_file)
 
-    def _to_train(self, dataset: "Dataset", store: "ArtifactStore | None") -> list[str]:
-        """The start-up models that take a while: heavy ones the cache lacks."""
+    def _to_train(self, dataset: "Dataset", store: "ArtifactStore | None",
+                  external: bool) -> list[str]:
+        """The start-up models that take a while: heavy ones the cache lacks; none beside
+        ``external`` models (heavy ones then train only when asked: listing them flashed the
+        loading view up while a bundle loaded, two screen switches of 0.1 s each)."""
         from tui_recs.pipeline import is_cached  # numpy and annoy: not before the first paint
 
+        if external:
+            return []
         return [name for name in self.startup_models if registry.model_class(name).trains_in_child and (
             store is None or not is_cached(dataset, name, self.model_params.get(name), store))]
 
@@ -322,7 +328,7 @@ class TuiRecsApp(App[int]):
             session.external_models  # opened and registered here, off the UI thread
             dataset = session.dataset
             first_artist = int(dataset.top_items(1)[0]) if dataset.n_items else None
-            to_train = self._to_train(dataset, session.store)
+            to_train = self._to_train(dataset, session.store, bool(session.external_models))
         except Exception as error:  # every failure becomes a message on screen, never a crash
             self.post_message(JobEnded(job, "failed", describe_error(error)))
             return
@@ -345,7 +351,8 @@ class TuiRecsApp(App[int]):
         self._prepare_names()
 
     def _prepare_names(self) -> None:
-        """Complete the name index (its typo index, the set that spares scans) a moment after
+        """Complete the name index (its typo index; the name counts that spare scans and let
+        typing show its matches without a worker) a moment after
         the start-up models are in: sooner, the work would compete for the GIL with loading
         them and with drawing their first answers (at 360K it doubled a 0.13 s layout)."""
         names = self.names
@@ -359,6 +366,7 @@ class TuiRecsApp(App[int]):
     @work(thread=True, group="data", exit_on_error=False)
     def _prepare_worker(self, names: "NameIndex") -> None:
         names.prepare()
+        self.call_from_thread(_freeze_heap)  # the name counts live as long as the app too
 
     def on_data_loaded(self, message: DataLoaded) -> None:
         _freeze_heap()

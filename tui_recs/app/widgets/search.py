@@ -56,8 +56,8 @@ def no_match_text(query: str, suggestion: str | None) -> str:
 class ArtistSearch(Background, Vertical):
     """A search box over every artist name, matches ranked by the core's NameIndex.
 
-    Matching runs in a thread worker, so typing never waits even while the fuzzy index of a
-    large catalogue is still being built. Typing stays in the box: Up and Down move the
+    Matching that may take a while (typos, rare names, an index still being built) runs in
+    a thread worker, so typing never waits for it. Typing stays in the box: Up and Down move the
     highlight through the matches and Enter picks it (:class:`Picked` is posted).
     """
 
@@ -107,12 +107,20 @@ class ArtistSearch(Background, Vertical):
         return self.query_one(MatchList)
 
     def search(self, query: str) -> None:
-        """Look ``query`` up in the background; the newest query's matches win."""
-        if self.app.names is None:
+        """Show ``query``'s matches: at once where the most popular names hold them all
+        (then the key's echo and its matches share one frame), else once a worker has looked
+        them up; the newest query's matches win."""
+        names = self.app.names
+        if names is None:
             self.discard("matches")
             self.matches.show_note("indexing artist names…")
             return
-        self.compute("matches", partial(self._find, self.app.session, self.app.names, query),
+        hits = names.quick_search(query, self.LIMIT)
+        if hits:
+            self.discard("matches")
+            self._show(query, (hits, None))
+            return
+        self.compute("matches", partial(self._find, self.app.session, names, query),
                      partial(self._show, query))
 
     def _find(self, session: "Session", names: "NameIndex", query: str

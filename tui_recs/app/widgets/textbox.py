@@ -15,3 +15,11 @@ class TextBox(Input):
 
     def on_mount(self) -> None:
         self.cursor_blink = self.app.cursor_blink
+
+    @property
+    def content_width(self) -> int:
+        """The width the text scrolls in, in cells: the text's (and the cursor's) where it
+        overflows the box, else the box's own. Input makes it its virtual size at every
+        change, and a new virtual size lays the whole screen out again (3-25 ms a key at
+        360K artists); text that fits in the box now leaves it unchanged."""
+        return max(super().content_width, self.scrollable_content_region.width)
