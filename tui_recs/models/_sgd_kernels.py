@@ -126,21 +126,41 @@ def bpr_epoch(rows, indptr, indices, user_factors, item_factors, learning_rate, 
     return correct.sum(), skipped.sum(), loss.sum()
 
 
+@numba.njit(inline="always", **_JIT)
+def _logistic(score):  # pragma: no cover - jitted
+    """(σ(s), log(1 + e^s)) of a float32 score from one exponential, without overflow."""
+    e = np.exp(-abs(score))
+    softplus = max(score, np.float32(0.0)) + np.log1p(e)
+    if score >= 0:
+        return np.float32(1.0) / (np.float32(1.0) + e), softplus
+    return e / (np.float32(1.0) + e), softplus
+
+
+@numba.njit(inline="always", **_JIT)
+def _dot(x, y):  # pragma: no cover - jitted
+    """xᵀy of two float32 rows, accumulated in float32."""
+    total = np.float32(0.0)
+    for k in range(len(x)):
+        total += x[k] * y[k]
+    return total
+
+
 @numba.njit(parallel=True, **_JIT)
 def lmf_half_step(indptr, indices, confidence, solved, fixed, gradient_squares,
-                  learning_rate, regularization, neg_prop, seed, epoch, side):  # pragma: no cover
+                  learning_rate, regularization, neg_prop, max_negatives, seed, epoch,
+                  side):  # pragma: no cover - jitted
     """One AdaGrad step of logistic MF (Johnson 2014) for every row of ``solved``.
 
-    For row u with observed artists i (confidence c_ui = ``confidence``) and sampled
-    negatives j (``neg_prop`` per observed: the artist of a random observed pair, an entry of
-    ``indices``), the gradient of the log-likelihood is
+    For row u with observed artists i (confidence c_ui = ``confidence``) and n_u sampled
+    negatives j (n_u = ``neg_prop`` per observed one, at most ``max_negatives`` unless it is
+    0; each the artist of a random observed pair, an entry of ``indices``), the gradient of
 
-        g = Σ_i c_ui y_i - Σ_i (1 + c_ui) σ(x_uᵀy_i) y_i - Σ_j σ(x_uᵀy_j) y_j - λ x_u,
+        Σ_i c_ui log σ(x_uᵀy_i) + Σ_j log(1 - σ(x_uᵀy_j)) - λ/2 |x_u|²
 
-    and x_u += lr · g / sqrt(G + 1e-6) per coordinate, G the running sum of g² (AdaGrad).
-    Rows only read ``fixed``: a row's result is the same on any thread. Returns the
-    negative log-likelihood of the pairs visited, before the step:
-    Σ_i [(1 + c) log(1 + e^s) - c s] + Σ_j log(1 + e^s).
+    is g = Σ_i c_ui (1 - σ(x_uᵀy_i)) y_i - Σ_j σ(x_uᵀy_j) y_j - λ x_u, and
+    x_u += lr · g / sqrt(G + 1e-6) per coordinate, G the running sum of g² (AdaGrad).
+    Rows only read ``fixed``: a row's result is the same on any thread. Returns the negative
+    of the sum above without the penalty, before the step (float64).
     """
     n_rows, columns = solved.shape
     n_pairs = len(indices)
@@ -151,33 +171,33 @@ def lmf_half_step(indptr, indices, confidence, solved, fixed, gradient_squares,
         start, stop = indptr[row], indptr[row + 1]
         if start == stop:
             continue
+        x = solved[row]
         gradient = np.zeros(columns, dtype=np.float32)
         row_loss = 0.0
         for index in range(start, stop):
-            item = indices[index]
+            y = fixed[indices[index]]
             c = confidence[index]
-            score = np.float32(0.0)
+            score = _dot(x, y)
+            probability, softplus = _logistic(score)
+            row_loss += c * (softplus - score)  # -c log σ(s) = c (log(1 + e^s) - s)
+            weight = c * (np.float32(1.0) - probability)
             for k in range(columns):
-                score += solved[row, k] * fixed[item, k]
-            weight = np.float32(c - (1.0 + c) * _sigmoid(score))
-            row_loss += (1.0 + c) * _log1p_exp(score) - c * score
-            for k in range(columns):
-                gradient[k] += weight * fixed[item, k]
+                gradient[k] += weight * y[k]
+        negatives = (stop - start) * neg_prop
+        if max_negatives > 0:
+            negatives = min(negatives, max_negatives)
         state = _stream(seed, 2 * epoch + side, row)
-        for _ in range((stop - start) * neg_prop):
+        for _ in range(negatives):
             state, pick = _below(state, n_pairs)
-            item = indices[pick]
-            score = np.float32(0.0)
+            y = fixed[indices[pick]]
+            probability, softplus = _logistic(_dot(x, y))
+            row_loss += softplus
             for k in range(columns):
-                score += solved[row, k] * fixed[item, k]
-            weight = np.float32(_sigmoid(score))
-            row_loss += _log1p_exp(score)
-            for k in range(columns):
-                gradient[k] -= weight * fixed[item, k]
+                gradient[k] -= probability * y[k]
         for k in range(columns):
-            g = gradient[k] - reg * solved[row, k]
+            g = gradient[k] - reg * x[k]
             gradient_squares[row, k] += g * g
-            solved[row, k] += lr * g / np.sqrt(gradient_squares[row, k] + np.float32(1e-6))
+            x[k] += lr * g / np.sqrt(gradient_squares[row, k] + np.float32(1e-6))
         losses[row] = row_loss
     return losses.sum()
 
