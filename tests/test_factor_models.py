@@ -42,6 +42,12 @@ def draw(state: np.uint64, upper: int) -> tuple[np.uint64, int]:
     return np.uint64(state), int(value)
 
 
+def draw_two(state: np.uint64, upper: int) -> tuple[np.uint64, int, int]:
+    """The kernels' next two draws in [0, upper) from one output (BPR's pair of pairs)."""
+    state, first, second = kernels._two_below(state, upper)
+    return np.uint64(state), int(first), int(second)
+
+
 def small(name: str, **params):
     base = {"bpr": dict(factors=6, iterations=1, learning_rate=0.05),
             "lmf": dict(factors=6, iterations=1, neg_prop=3),
@@ -80,8 +86,7 @@ def test_bpr_epoch_equals_a_plain_python_loop(plays):
     rows = np.repeat(np.arange(80), np.diff(indptr))
     state = stream(seed, 1, 0)
     for _ in range(plays.nnz):
-        state, liked_index = draw(state, plays.nnz)
-        state, disliked_index = draw(state, plays.nnz)
+        state, liked_index, disliked_index = draw_two(state, plays.nnz)
         u, i, j = rows[liked_index], indices[liked_index], indices[disliked_index]
         if j in indices[indptr[u]:indptr[u + 1]]:
             continue
