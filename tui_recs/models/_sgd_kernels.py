@@ -30,9 +30,10 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _LOW32 = np.uint64(0xFFFFFFFF)
 
-#: BPR draws a triple's pair indices this many triples before it uses them, and fetches its
-#: factor rows half as many before: the rows sit at random places of the factor arrays, and
-#: without the hints each triple waits for its cache misses before the next one starts.
+#: BPR (logistic MF) draws a triple's pair indices (a negative's pick) this many triples
+#: (negatives) before it uses them, and fetches the factor rows half as many before: the rows
+#: sit at random places of the factor arrays, and without the hints each triple (negative)
+#: waits for its cache misses before the next one starts.
 _AHEAD = 8
 
 # llvm.prefetch is named after its pointer type: "p0" where llvmlite emits LLVM's opaque
@@ -243,10 +244,21 @@ def lmf_half_step(indptr, indices, confidence, solved, fixed, gradient_squares,
         start, stop = indptr[row], indptr[row + 1]
         if start == stop:
             continue
+        negatives = (stop - start) * neg_prop
+        if max_negatives > 0:
+            negatives = min(negatives, max_negatives)
+        # The picks of negatives t .. t + _AHEAD - 1, negative t's in slot t % _AHEAD.
+        state = _stream(seed, 2 * epoch + side, row)
+        picks = np.empty(_AHEAD, dtype=np.int64)
+        for slot in range(_AHEAD):
+            state, picks[slot] = _below(state, n_pairs)
+            _prefetch(indices, picks[slot])
         x = solved[row]
         gradient = np.zeros(columns, dtype=np.float32)
         row_loss = 0.0
         for index in range(start, stop):
+            if index + _AHEAD // 2 < stop:
+                _prefetch_row(fixed[indices[index + _AHEAD // 2]])
             y = fixed[indices[index]]
             c = confidence[index]
             score = _dot(x, y)
@@ -255,13 +267,12 @@ def lmf_half_step(indptr, indices, confidence, solved, fixed, gradient_squares,
             weight = c * (np.float32(1.0) - probability)
             for k in range(columns):
                 gradient[k] += weight * y[k]
-        negatives = (stop - start) * neg_prop
-        if max_negatives > 0:
-            negatives = min(negatives, max_negatives)
-        state = _stream(seed, 2 * epoch + side, row)
-        for _ in range(negatives):
-            state, pick = _below(state, n_pairs)
-            y = fixed[indices[pick]]
+        for t in range(negatives):
+            slot = t % _AHEAD
+            y = fixed[indices[picks[slot]]]
+            state, picks[slot] = _below(state, n_pairs)
+            _prefetch(indices, picks[slot])
+            _prefetch_row(fixed[indices[picks[(t + _AHEAD // 2) % _AHEAD]]])
             probability, softplus = _logistic(_dot(x, y))
             row_loss += softplus
             for k in range(columns):
