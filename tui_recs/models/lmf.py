@@ -143,7 +143,9 @@ class LMF(NoFoldIn, EpochModel):
 
 
 def _csr_arrays(matrix: "sp.csr_matrix") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(indptr int64, indices int32, data float32) of a sorted CSR matrix."""
+    """(indptr int64, indices int32, data float32) of a sorted CSR matrix: its own arrays
+    where they are of those types (the confidences are fresh copies: no third copy)."""
     matrix.sort_indices()
-    return (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32),
-            matrix.data.astype(np.float32))
+    return (matrix.indptr.astype(np.int64, copy=False),
+            matrix.indices.astype(np.int32, copy=False),
+            matrix.data.astype(np.float32, copy=False))
