@@ -14,15 +14,33 @@ thread count. All factors are float32, indices int32 and row pointers int64.
 
 from __future__ import annotations
 
+import llvmlite
+import llvmlite.binding
 import numpy as np
+from llvmlite import ir
 
 from tui_recs.models._numba import numba
+from numba.core import cgutils, types  # noqa: E402,I001  (after _numba's cache-dir set-up)
+from numba.extending import intrinsic  # noqa: E402
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+#: BPR (logistic MF) draws a triple's pair indices (a negative's pick) this many triples
+#: (negatives) before it uses them, and fetches the factor rows half as many before: the rows
+#: sit at random places of the factor arrays, and without the hints each triple (negative)
+#: waits for its cache misses before the next one starts.
+_AHEAD = 8
+
+# llvm.prefetch is named after its pointer type: "p0" where llvmlite emits LLVM's opaque
+# pointers (0.45 on, LLVM 20), "p0i8" for the typed pointers of older releases.
+_OPAQUE = getattr(llvmlite, "opaque_pointers_enabled",
+                  llvmlite.binding.llvm_version_info[0] >= 16)
+_PREFETCH = "llvm.prefetch.p0" if _OPAQUE else "llvm.prefetch.p0i8"
 
 
 @numba.njit(inline="always", **_JIT)
@@ -48,6 +66,17 @@ def _below(state, upper):  # pragma: no cover - jitted
 
 
 @numba.njit(inline="always", **_JIT)
+def _two_below(state, upper):  # pragma: no cover - jitted
+    """(next state, a, b): two numbers in [0, upper) from one output, its top and its bottom
+    32 bits scaled as in :func:`_below`."""
+    state = state + _GAMMA
+    z = _mix(state)
+    upper = np.uint64(upper)
+    return (state, np.int64((z >> np.uint64(32)) * upper >> np.uint64(32)),
+            np.int64((z & _LOW32) * upper >> np.uint64(32)))
+
+
+@numba.njit(inline="always", **_JIT)
 def _heard(indptr, indices, row, item):  # pragma: no cover - jitted
     """Whether sorted CSR row ``row`` holds ``item`` (binary search)."""
     low, high = indptr[row], indptr[row + 1]
@@ -60,20 +89,76 @@ def _heard(indptr, indices, row, item):  # pragma: no cover - jitted
     return low < indptr[row + 1] and indices[low] == item
 
 
-@numba.njit(inline="always", **_JIT)
-def _log1p_exp(x):  # pragma: no cover - jitted
-    """log(1 + e^x) without overflow."""
-    if x > 0:
-        return x + np.log1p(np.exp(-x))
-    return np.log1p(np.exp(x))
+@intrinsic
+def _prefetch(typingctx, array, index):  # pragma: no cover - compiled into the kernels
+    """A hint to load the cache line of ``array[index]`` (1-D), for reading, into every
+    cache level; it changes no value and never faults."""
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        view = context.make_array(array_type)(context, builder, args[0])
+        index = context.cast(builder, args[1], signature.args[1], types.intp)
+        pointer = cgutils.get_item_pointer(context, builder, array_type, view, [index],
+                                           wraparound=False)
+        byte_pointer = ir.IntType(8).as_pointer()
+        int32 = ir.IntType(32)
+        function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, int32, int32, int32]),
+            _PREFETCH)
+        # (address, 0: read, 3: keep in all levels, 1: data cache)
+        builder.call(function, [builder.bitcast(pointer, byte_pointer), int32(0), int32(3),
+                                int32(1)])
+        return context.get_dummy_value()
+    return types.void(array, index), codegen
 
 
 @numba.njit(inline="always", **_JIT)
-def _sigmoid(x):  # pragma: no cover - jitted
-    if x >= 0:
-        return 1.0 / (1.0 + np.exp(-x))
-    z = np.exp(x)
-    return z / (1.0 + z)
+def _prefetch_row(row):  # pragma: no cover - jitted
+    """Hints for every 64-byte line of a float32 row (its start need not be aligned)."""
+    for k in range(0, len(row), 16):
+        _prefetch(row, k)
+    _prefetch(row, len(row) - 1)
+
+
+@numba.njit(inline="always", **_JIT)
+def _logistic(score):  # pragma: no cover - jitted
+    """(σ(s), log(1 + e^s)) of a float32 score from one exponential, without overflow."""
+    e = np.exp(-abs(score))
+    softplus = max(score, np.float32(0.0)) + np.log1p(e)
+    if score >= 0:
+        return np.float32(1.0) / (np.float32(1.0) + e), softplus
+    return e / (np.float32(1.0) + e), softplus
+
+
+@numba.njit(inline="always", **_JIT)
+def _dot(x, y):  # pragma: no cover - jitted
+    """xᵀy of two float32 rows, accumulated in float32."""
+    total = np.float32(0.0)
+    for k in range(len(x)):
+        total += x[k] * y[k]
+    return total
+
+
+@numba.njit(inline="always", **_JIT)
+def _bpr_step(x, y_liked, y_disliked, lr, reg):  # pragma: no cover - jitted
+    """One SGD step of a triple's rows in place: (score x_uᵀ(y_i - y_j), -ln σ(score))
+    before the step. The listener's last column, the constant partner of the artist bias,
+    stays."""
+    columns = len(x)
+    score = np.float32(0.0)
+    for j in range(columns):
+        score += x[j] * (y_liked[j] - y_disliked[j])
+    z, loss = _logistic(-score)  # z = 1 - σ(score): the gradient's weight
+    # The constant column is split out of the loop so that the loop has no branch and
+    # vectorizes.
+    for j in range(columns - 1):
+        x_j, liked_j, disliked_j = x[j], y_liked[j], y_disliked[j]
+        x[j] = x_j + lr * (z * (liked_j - disliked_j) - reg * x_j)
+        y_liked[j] = liked_j + lr * (z * x_j - reg * liked_j)
+        y_disliked[j] = disliked_j + lr * (-z * x_j - reg * disliked_j)
+    last = columns - 1
+    y_liked[last] += lr * (z * x[last] - reg * y_liked[last])
+    y_disliked[last] += lr * (-z * x[last] - reg * y_disliked[last])
+    return score, loss
 
 
 @numba.njit(parallel=True, **_JIT)
@@ -83,12 +168,13 @@ def bpr_epoch(rows, indptr, indices, user_factors, item_factors, learning_rate, 
 
     ``rows``/``indices``: the listener and artist of each observed pair (CSR order, rows
     sorted); the last factor column is the item bias (the listeners' last column stays 1).
-    A sampled "unheard" artist that the listener did hear is skipped, not redrawn (as
-    implicit does). Returns (correct, skipped, loss): pairs ranked right before their update,
-    pairs skipped, and Σ -ln σ(x_uij) over the pairs used.
+    Triple t of a stream takes the two pair indices of its stream's t-th draw
+    (:func:`_two_below`): the listener and artist of the first, the artist of the second. A
+    sampled "unheard" artist that the listener did hear is skipped, not redrawn (as implicit
+    does). Returns (correct, skipped, loss): pairs ranked right before their update, pairs
+    skipped, and Σ -ln σ(x_uᵀ(y_i - y_j)) over the pairs used.
     """
     nnz = len(indices)
-    columns = user_factors.shape[1]
     per_stream = (nnz + n_streams - 1) // n_streams
     correct = np.zeros(n_streams, dtype=np.int64)
     skipped = np.zeros(n_streams, dtype=np.int64)
@@ -96,51 +182,58 @@ def bpr_epoch(rows, indptr, indices, user_factors, item_factors, learning_rate, 
     lr = np.float32(learning_rate)
     reg = np.float32(regularization)
     for stream in numba.prange(n_streams):
+        first, stop = stream * per_stream, min(nnz, (stream + 1) * per_stream)
         state = _stream(seed, epoch, stream)
-        for _ in range(stream * per_stream, min(nnz, (stream + 1) * per_stream)):
-            state, liked_index = _below(state, nnz)
-            state, disliked_index = _below(state, nnz)
+        # The pair indices of triples t .. t + _AHEAD - 1, triple t's in slot t % _AHEAD.
+        liked_ahead = np.empty(_AHEAD, dtype=np.int64)
+        disliked_ahead = np.empty(_AHEAD, dtype=np.int64)
+        for slot in range(_AHEAD):
+            state, liked_ahead[slot], disliked_ahead[slot] = _two_below(state, nnz)
+        stream_correct, stream_skipped, stream_loss = 0, 0, 0.0
+        for t in range(stop - first):
+            slot = t % _AHEAD
+            liked_index, disliked_index = liked_ahead[slot], disliked_ahead[slot]
+            state, liked_ahead[slot], disliked_ahead[slot] = _two_below(state, nnz)
+            _prefetch(rows, liked_ahead[slot])
+            _prefetch(indices, liked_ahead[slot])
+            _prefetch(indices, disliked_ahead[slot])
+            soon = (t + _AHEAD // 2) % _AHEAD
+            soon_user = rows[liked_ahead[soon]]
+            _prefetch(indptr, soon_user)
+            _prefetch_row(user_factors[soon_user])
+            _prefetch_row(item_factors[indices[liked_ahead[soon]]])
+            _prefetch_row(item_factors[indices[disliked_ahead[soon]]])
+
             user, liked, disliked = rows[liked_index], indices[liked_index], indices[disliked_index]
             if _heard(indptr, indices, user, disliked):
-                skipped[stream] += 1
+                stream_skipped += 1
                 continue
-            x, y_liked, y_disliked = (user_factors[user], item_factors[liked],
-                                      item_factors[disliked])
-            score = np.float32(0.0)
-            for j in range(columns):
-                score += x[j] * (y_liked[j] - y_disliked[j])
-            z = np.float32(_sigmoid(-score))  # = 1 - σ(score): the gradient's weight
-            if score > 0:
-                correct[stream] += 1
-            loss[stream] += _log1p_exp(-score)
-            # The listener's last column is the constant partner of the artist bias: it stays.
-            # (Split out of the loop so that the loop has no branch and vectorizes.)
-            for j in range(columns - 1):
-                x_j, liked_j, disliked_j = x[j], y_liked[j], y_disliked[j]
-                x[j] = x_j + lr * (z * (liked_j - disliked_j) - reg * x_j)
-                y_liked[j] = liked_j + lr * (z * x_j - reg * liked_j)
-                y_disliked[j] = disliked_j + lr * (-z * x_j - reg * disliked_j)
-            last = columns - 1
-            y_liked[last] += lr * (z * x[last] - reg * y_liked[last])
-            y_disliked[last] += lr * (-z * x[last] - reg * y_disliked[last])
+            score, triple_loss = _bpr_step(user_factors[user], item_factors[liked],
+                                           item_factors[disliked], lr, reg)
+            stream_correct += score > 0
+            stream_loss += triple_loss
+        # Per-stream totals are written once: counters shared on one cache line, updated
+        # per triple, would bounce that line between the threads.
+        correct[stream], skipped[stream], loss[stream] = stream_correct, stream_skipped, stream_loss
     return correct.sum(), skipped.sum(), loss.sum()
 
 
 @numba.njit(parallel=True, **_JIT)
 def lmf_half_step(indptr, indices, confidence, solved, fixed, gradient_squares,
-                  learning_rate, regularization, neg_prop, seed, epoch, side):  # pragma: no cover
+                  learning_rate, regularization, neg_prop, max_negatives, seed, epoch,
+                  side):  # pragma: no cover - jitted
     """One AdaGrad step of logistic MF (Johnson 2014) for every row of ``solved``.
 
-    For row u with observed artists i (confidence c_ui = ``confidence``) and sampled
-    negatives j (``neg_prop`` per observed: the artist of a random observed pair, an entry of
-    ``indices``), the gradient of the log-likelihood is
+    For row u with observed artists i (confidence c_ui = ``confidence``) and n_u sampled
+    negatives j (n_u = ``neg_prop`` per observed one, at most ``max_negatives`` unless it is
+    0; each the artist of a random observed pair, an entry of ``indices``), the gradient of
 
-        g = Σ_i c_ui y_i - Σ_i (1 + c_ui) σ(x_uᵀy_i) y_i - Σ_j σ(x_uᵀy_j) y_j - λ x_u,
+        Σ_i c_ui log σ(x_uᵀy_i) + Σ_j log(1 - σ(x_uᵀy_j)) - λ/2 |x_u|²
 
-    and x_u += lr · g / sqrt(G + 1e-6) per coordinate, G the running sum of g² (AdaGrad).
-    Rows only read ``fixed``: a row's result is the same on any thread. Returns the
-    negative log-likelihood of the pairs visited, before the step:
-    Σ_i [(1 + c) log(1 + e^s) - c s] + Σ_j log(1 + e^s).
+    is g = Σ_i c_ui (1 - σ(x_uᵀy_i)) y_i - Σ_j σ(x_uᵀy_j) y_j - λ x_u, and
+    x_u += lr · g / sqrt(G + 1e-6) per coordinate, G the running sum of g² (AdaGrad).
+    Rows only read ``fixed``: a row's result is the same on any thread. Returns the negative
+    of the sum above without the penalty, before the step (float64).
     """
     n_rows, columns = solved.shape
     n_pairs = len(indices)
@@ -151,33 +244,43 @@ def lmf_half_step(indptr, indices, confidence, solved, fixed, gradient_squares,
         start, stop = indptr[row], indptr[row + 1]
         if start == stop:
             continue
+        negatives = (stop - start) * neg_prop
+        if max_negatives > 0:
+            negatives = min(negatives, max_negatives)
+        # The picks of negatives t .. t + _AHEAD - 1, negative t's in slot t % _AHEAD.
+        state = _stream(seed, 2 * epoch + side, row)
+        picks = np.empty(_AHEAD, dtype=np.int64)
+        for slot in range(_AHEAD):
+            state, picks[slot] = _below(state, n_pairs)
+            _prefetch(indices, picks[slot])
+        x = solved[row]
         gradient = np.zeros(columns, dtype=np.float32)
         row_loss = 0.0
         for index in range(start, stop):
-            item = indices[index]
+            if index + _AHEAD // 2 < stop:
+                _prefetch_row(fixed[indices[index + _AHEAD // 2]])
+            y = fixed[indices[index]]
             c = confidence[index]
-            score = np.float32(0.0)
+            score = _dot(x, y)
+            probability, softplus = _logistic(score)
+            row_loss += c * (softplus - score)  # -c log σ(s) = c (log(1 + e^s) - s)
+            weight = c * (np.float32(1.0) - probability)
             for k in range(columns):
-                score += solved[row, k] * fixed[item, k]
-            weight = np.float32(c - (1.0 + c) * _sigmoid(score))
-            row_loss += (1.0 + c) * _log1p_exp(score) - c * score
+                gradient[k] += weight * y[k]
+        for t in range(negatives):
+            slot = t % _AHEAD
+            y = fixed[indices[picks[slot]]]
+            state, picks[slot] = _below(state, n_pairs)
+            _prefetch(indices, picks[slot])
+            _prefetch_row(fixed[indices[picks[(t + _AHEAD // 2) % _AHEAD]]])
+            probability, softplus = _logistic(_dot(x, y))
+            row_loss += softplus
             for k in range(columns):
-                gradient[k] += weight * fixed[item, k]
-        state = _stream(seed, 2 * epoch + side, row)
-        for _ in range((stop - start) * neg_prop):
-            state, pick = _below(state, n_pairs)
-            item = indices[pick]
-            score = np.float32(0.0)
-            for k in range(columns):
-                score += solved[row, k] * fixed[item, k]
-            weight = np.float32(_sigmoid(score))
-            row_loss += _log1p_exp(score)
-            for k in range(columns):
-                gradient[k] -= weight * fixed[item, k]
+                gradient[k] -= probability * y[k]
         for k in range(columns):
-            g = gradient[k] - reg * solved[row, k]
+            g = gradient[k] - reg * x[k]
             gradient_squares[row, k] += g * g
-            solved[row, k] += lr * g / np.sqrt(gradient_squares[row, k] + np.float32(1e-6))
+            x[k] += lr * g / np.sqrt(gradient_squares[row, k] + np.float32(1e-6))
         losses[row] = row_loss
     return losses.sum()
 

@@ -1,17 +1,22 @@
 """Logistic matrix factorization (Johnson 2014, the model behind Spotify's related artists).
 
 The probability that listener u likes artist i is σ(x_uᵀy_i + β_u + β_i); with confidences
-c_ui = alpha · log(1 + plays_ui / epsilon) the model maximises
+c_ui = alpha · log(1 + plays_ui / epsilon) the model maximises, as implicit's
+LogisticMatrixFactorization does,
 
-    Σ_ui [c_ui (x_uᵀy_i + β_u + β_i) - (1 + c_ui) log(1 + exp(x_uᵀy_i + β_u + β_i))]
-        - λ/2 (|X|² + |Y|²)
+    Σ_(u,i) heard c_ui log σ(s_ui) + Σ_(u,j) unheard log(1 - σ(s_uj)) - λ/2 (|X|² + |Y|²),
 
-by alternating AdaGrad steps on every listener, then every artist (as in the paper). The sum
-over the unheard pairs is estimated from ``neg_prop`` sampled artists per heard one, drawn as
-implicit draws them (the artist of a random observed pair). As in implicit's
-LogisticMatrixFactorization, the biases are two extra columns: a listener's vector is
-(x_u, 1, β_u) and an artist's (y_i, β_i, 1), so a dot product is the whole logit.
-Related artists are the cosines of (y_i, β_i), the constant column left out.
+s the logit, by alternating AdaGrad steps on every listener, then every artist (as in the
+paper). The paper's likelihood also counts each heard pair once as unheard (a (1 + c_ui) in
+place of c_ui in its gradient); on hetrec it cost 15-18% of P@10 and NDCG@10
+(docs/defaults.md), so it is left out, as implicit leaves it out. The sum over the unheard
+pairs is estimated from ``neg_prop`` sampled artists per heard one, at most
+``max_negatives`` per listener (listeners per artist), drawn as implicit draws them (the
+artist of a random observed pair). implicit caps the count too, at f + 2 (its kernel takes
+the factor width where the number of artists was meant); the cap is a hyperparameter here.
+As in implicit, the biases are two extra columns: a listener's vector is (x_u, 1, β_u) and an
+artist's (y_i, β_i, 1), so a dot product is the whole logit. Related artists are the cosines
+of (y_i, β_i), the constant column left out.
 """
 
 from __future__ import annotations
@@ -42,19 +47,21 @@ class LMF(NoFoldIn, EpochModel):
     capabilities = Capabilities(fold_in=False)
     trains_in_child = True
     # Defaults: the best of a grid by NDCG@10 on hetrec (docs/defaults.md); learning rate,
-    # factors and epochs are implicit's; neg_prop 3 measured better than its 30
-    # (docs/defaults.md).
+    # factors and epochs are implicit's; neg_prop 3 measured better than its 30, and
+    # regularization 30 with max_negatives 256 better than implicit's 0.6 and f + 2.
     PARAMS = (
         Param("factors", int, 30, "latent dimensions f (plus two bias columns)", low=1,
               high=1024),
         learning_rate(1.0),
-        Param("regularization", float, 6.0, "λ, the L2 penalty on every factor vector", low=0,
+        Param("regularization", float, 30.0, "λ, the L2 penalty on every factor vector", low=0,
               high=1e6),
         Param("alpha", float, 5.0, "confidence scale: c = alpha · log(1 + plays / epsilon)",
               low=0, low_open=True, high=1e6),
         Param("epsilon", float, 1.0, "play-count scale inside the log of the confidence",
               low=0, low_open=True, high=1e9),
         Param("neg_prop", int, 3, "sampled unheard artists per heard one", low=1, high=1000),
+        Param("max_negatives", int, 256, "at most this many sampled unheard artists per "
+              "listener (listeners per artist) and step; 0: no cap", low=0, high=1_000_000),
         epochs(30),
         SEED,
         THREADS,
@@ -66,6 +73,7 @@ class LMF(NoFoldIn, EpochModel):
     alpha: float
     epsilon: float
     neg_prop: int
+    max_negatives: int
     iterations: int
     random_state: int
     num_threads: int | None
@@ -103,7 +111,7 @@ class LMF(NoFoldIn, EpochModel):
                  (_csr_arrays(item_confidence), self.item_factors, self.user_factors,
                   item_squares, -1)]
         seed = int(rng.integers(2**63))
-        pairs = max(1, user_items.nnz * (1 + self.neg_prop))
+        pairs = max(1, sum(self._visited(indptr) for (indptr, _, _), *_ in sides))
 
         with threads(self.num_threads):
             def step(epoch: int) -> tuple[float, dict[str, float]]:
@@ -112,13 +120,22 @@ class LMF(NoFoldIn, EpochModel):
                            ) in enumerate(sides):
                     loss += kernels.lmf_half_step(
                         indptr, indices, confidence, solved, fixed, squares,
-                        self.learning_rate, self.regularization, self.neg_prop, seed, epoch,
-                        side)
+                        self.learning_rate, self.regularization, self.neg_prop,
+                        self.max_negatives, seed, epoch, side)
                     solved[:, constant] = np.where(np.diff(indptr) > 0, 1.0, 0.0)
-                return loss / (2 * pairs), {}  # each side visits every pair
+                return loss / pairs, {}
 
             self._run_epochs(step, callback, cancel)
         return self
+
+    def _visited(self, indptr: np.ndarray) -> int:
+        """Pairs one side's step visits: the observed ones of each row (``indptr``, rows + 1
+        int64) and its sampled negatives."""
+        heard = np.diff(indptr)
+        negatives = heard * self.neg_prop
+        if self.max_negatives > 0:
+            negatives = np.minimum(negatives, self.max_negatives)
+        return int(heard.sum() + negatives.sum())
 
     def similarity_factors(self, item_factors: np.ndarray) -> np.ndarray:
         """(y_i, β_i), items × f+1: the constant column would make every two artists alike."""
@@ -126,7 +143,9 @@ class LMF(NoFoldIn, EpochModel):
 
 
 def _csr_arrays(matrix: "sp.csr_matrix") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(indptr int64, indices int32, data float32) of a sorted CSR matrix."""
+    """(indptr int64, indices int32, data float32) of a sorted CSR matrix: its own arrays
+    where they are of those types (the confidences are fresh copies: no third copy)."""
     matrix.sort_indices()
-    return (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32),
-            matrix.data.astype(np.float32))
+    return (matrix.indptr.astype(np.int64, copy=False),
+            matrix.indices.astype(np.int32, copy=False),
+            matrix.data.astype(np.float32, copy=False))
