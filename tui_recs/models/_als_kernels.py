@@ -26,42 +26,13 @@ from __future__ import annotations
 import numpy as np
 
 from tui_recs.models._numba import numba
+from tui_recs.models._prefetch import prefetch_row
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 #: How many items ahead of the current one the CG gather pass prefetches.
 PREFETCH_AHEAD = 4
 #: Rows the CG kernel solves in lockstep (short rows only; see schedule()).
 GROUP_SIZE = 4
-
-
-@numba.extending.intrinsic
-def _prefetch(typingctx, array, row, column):
-    """Hint the CPU to start loading the cache line of ``array[row, column]`` (2-D array):
-    the gather pass reads rows of Y in an order the hardware prefetcher cannot predict."""
-    from llvmlite import ir
-
-    def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        struct = context.make_array(array_type)(context, builder, args[0])
-        offset = builder.add(builder.mul(args[1], builder.extract_value(struct.strides, 0)),
-                             builder.mul(args[2], builder.extract_value(struct.strides, 1)))
-        base = builder.ptrtoint(struct.data, ir.IntType(64))
-        address = builder.inttoptr(builder.add(base, offset), ir.IntType(8).as_pointer())
-        intrinsic = builder.module.declare_intrinsic(
-            "llvm.prefetch", fnty=ir.FunctionType(ir.VoidType(), [
-                ir.IntType(8).as_pointer(), ir.IntType(32), ir.IntType(32), ir.IntType(32)]))
-        builder.call(intrinsic, [address, ir.Constant(ir.IntType(32), 0),
-                                 ir.Constant(ir.IntType(32), 3), ir.Constant(ir.IntType(32), 1)])
-        return context.get_dummy_value()
-
-    return numba.types.void(array, numba.types.int64, numba.types.int64), codegen
-
-
-@numba.njit(**_JIT)
-def _prefetch_row(Y, row):
-    """Prefetch every cache line (16 float32) of ``Y[row]``."""
-    for column in range(0, Y.shape[1], 16):
-        _prefetch(Y, row, np.int64(column))
 
 
 def schedule(indptr: np.ndarray, n_buckets: int, group_below: int
@@ -146,10 +117,10 @@ def _start_residual(items, confidence_minus_one, Y, gathered, x, r):
     for a in range(f):
         r[a] = -r[a]
     for k in range(min(PREFETCH_AHEAD, nnz)):
-        _prefetch_row(Y, np.int64(items[k]))
+        prefetch_row(Y[np.int64(items[k])])
     for k in range(nnz):
         if k + PREFETCH_AHEAD < nnz:
-            _prefetch_row(Y, np.int64(items[k + PREFETCH_AHEAD]))
+            prefetch_row(Y[np.int64(items[k + PREFETCH_AHEAD])])
         y, source = gathered[k], Y[items[k]]
         weight = confidence_minus_one[k]
         dot = np.float32(0.0)

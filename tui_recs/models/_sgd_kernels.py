@@ -14,14 +14,10 @@ thread count. All factors are float32, indices int32 and row pointers int64.
 
 from __future__ import annotations
 
-import llvmlite
-import llvmlite.binding
 import numpy as np
-from llvmlite import ir
 
 from tui_recs.models._numba import numba
-from numba.core import cgutils, types  # noqa: E402,I001  (after _numba's cache-dir set-up)
-from numba.extending import intrinsic  # noqa: E402
+from tui_recs.models._prefetch import prefetch, prefetch_row
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 
@@ -35,12 +31,6 @@ _LOW32 = np.uint64(0xFFFFFFFF)
 #: sit at random places of the factor arrays, and without the hints each triple (negative)
 #: waits for its cache misses before the next one starts.
 _AHEAD = 8
-
-# llvm.prefetch is named after its pointer type: "p0" where llvmlite emits LLVM's opaque
-# pointers (0.45 on, LLVM 20), "p0i8" for the typed pointers of older releases.
-_OPAQUE = getattr(llvmlite, "opaque_pointers_enabled",
-                  llvmlite.binding.llvm_version_info[0] >= 16)
-_PREFETCH = "llvm.prefetch.p0" if _OPAQUE else "llvm.prefetch.p0i8"
 
 
 @numba.njit(inline="always", **_JIT)
@@ -87,36 +77,6 @@ def _heard(indptr, indices, row, item):  # pragma: no cover - jitted
         else:
             high = middle
     return low < indptr[row + 1] and indices[low] == item
-
-
-@intrinsic
-def _prefetch(typingctx, array, index):  # pragma: no cover - compiled into the kernels
-    """A hint to load the cache line of ``array[index]`` (1-D), for reading, into every
-    cache level; it changes no value and never faults."""
-    def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        view = context.make_array(array_type)(context, builder, args[0])
-        index = context.cast(builder, args[1], signature.args[1], types.intp)
-        pointer = cgutils.get_item_pointer(context, builder, array_type, view, [index],
-                                           wraparound=False)
-        byte_pointer = ir.IntType(8).as_pointer()
-        int32 = ir.IntType(32)
-        function = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, int32, int32, int32]),
-            _PREFETCH)
-        # (address, 0: read, 3: keep in all levels, 1: data cache)
-        builder.call(function, [builder.bitcast(pointer, byte_pointer), int32(0), int32(3),
-                                int32(1)])
-        return context.get_dummy_value()
-    return types.void(array, index), codegen
-
-
-@numba.njit(inline="always", **_JIT)
-def _prefetch_row(row):  # pragma: no cover - jitted
-    """Hints for every 64-byte line of a float32 row (its start need not be aligned)."""
-    for k in range(0, len(row), 16):
-        _prefetch(row, k)
-    _prefetch(row, len(row) - 1)
 
 
 @numba.njit(inline="always", **_JIT)
@@ -194,15 +154,15 @@ def bpr_epoch(rows, indptr, indices, user_factors, item_factors, learning_rate, 
             slot = t % _AHEAD
             liked_index, disliked_index = liked_ahead[slot], disliked_ahead[slot]
             state, liked_ahead[slot], disliked_ahead[slot] = _two_below(state, nnz)
-            _prefetch(rows, liked_ahead[slot])
-            _prefetch(indices, liked_ahead[slot])
-            _prefetch(indices, disliked_ahead[slot])
+            prefetch(rows, liked_ahead[slot])
+            prefetch(indices, liked_ahead[slot])
+            prefetch(indices, disliked_ahead[slot])
             soon = (t + _AHEAD // 2) % _AHEAD
             soon_user = rows[liked_ahead[soon]]
-            _prefetch(indptr, soon_user)
-            _prefetch_row(user_factors[soon_user])
-            _prefetch_row(item_factors[indices[liked_ahead[soon]]])
-            _prefetch_row(item_factors[indices[disliked_ahead[soon]]])
+            prefetch(indptr, soon_user)
+            prefetch_row(user_factors[soon_user])
+            prefetch_row(item_factors[indices[liked_ahead[soon]]])
+            prefetch_row(item_factors[indices[disliked_ahead[soon]]])
 
             user, liked, disliked = rows[liked_index], indices[liked_index], indices[disliked_index]
             if _heard(indptr, indices, user, disliked):
@@ -252,13 +212,13 @@ def lmf_half_step(indptr, indices, confidence, solved, fixed, gradient_squares,
         picks = np.empty(_AHEAD, dtype=np.int64)
         for slot in range(_AHEAD):
             state, picks[slot] = _below(state, n_pairs)
-            _prefetch(indices, picks[slot])
+            prefetch(indices, picks[slot])
         x = solved[row]
         gradient = np.zeros(columns, dtype=np.float32)
         row_loss = 0.0
         for index in range(start, stop):
             if index + _AHEAD // 2 < stop:
-                _prefetch_row(fixed[indices[index + _AHEAD // 2]])
+                prefetch_row(fixed[indices[index + _AHEAD // 2]])
             y = fixed[indices[index]]
             c = confidence[index]
             score = _dot(x, y)
@@ -271,8 +231,8 @@ def lmf_half_step(indptr, indices, confidence, solved, fixed, gradient_squares,
             slot = t % _AHEAD
             y = fixed[indices[picks[slot]]]
             state, picks[slot] = _below(state, n_pairs)
-            _prefetch(indices, picks[slot])
-            _prefetch_row(fixed[indices[picks[(t + _AHEAD // 2) % _AHEAD]]])
+            prefetch(indices, picks[slot])
+            prefetch_row(fixed[indices[picks[(t + _AHEAD // 2) % _AHEAD]]])
             probability, softplus = _logistic(_dot(x, y))
             row_loss += softplus
             for k in range(columns):
