@@ -27,7 +27,8 @@ GRIDS = {
             "regularization": [0.1, 1.0], "alpha": [0.001, 0.003, 0.01, 0.1]},
     "lsa": {"factors": [32, 64, 128], "bm25_k1": [1.0, 3.0, 10.0, 100.0], "bm25_b": [0.5, 0.8]},
     "bpr": {"learning_rate": [0.01, 0.03, 0.1], "regularization": [0.001, 0.01]},
-    "lmf": {"alpha": [1.0, 5.0, 20.0], "regularization": [0.6, 6.0]},
+    "lmf": {"alpha": [1.0, 5.0], "regularization": [6.0, 12.0, 30.0, 40.0],
+            "max_negatives": [64, 256, 512]},
     "sgd-mf": {"scaling": ["minmax", "log1p"], "learning_rate": [0.01, 0.05],
                "regularization": [0.02, 0.1]},
 }

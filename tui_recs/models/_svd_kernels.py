@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tui_recs.models._als_kernels import _prefetch
 from tui_recs.models._numba import numba, threads
+from tui_recs.models._prefetch import prefetch_row
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -52,9 +52,7 @@ def _spmm(indptr, indices, data, X, out, bounds, ahead):  # pragma: no cover - j
             total[:] = 0
             for j in range(indptr[row], indptr[row + 1]):
                 if j + ahead < nnz:
-                    ahead_row = np.int64(indices[j + ahead])
-                    for column in range(0, b, 16):
-                        _prefetch(X, ahead_row, np.int64(column))
+                    prefetch_row(X[np.int64(indices[j + ahead])])
                 weight, x = data[j], X[indices[j]]
                 for t in range(b):
                     total[t] += weight * x[t]
