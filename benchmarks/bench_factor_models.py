@@ -34,7 +34,8 @@ import subprocess
 import sys
 import time
 
-from _measure import QUICK_SCALE, alternating, median_spread, peak_rss_mib, verdict
+from _measure import (QUICK_SCALE, alternating, median_spread, peak_rss_mib, trained_elsewhere,
+                      verdict)
 from bench_als import load_data
 
 THREADS = 2
@@ -152,18 +153,6 @@ def quality(data: str, scale: str, factors: int, epochs: int | None) -> list[tup
     from threadpoolctl import threadpool_limits
 
     from tui_recs.evaluation import evaluate, holdout_split
-    from tui_recs.models.base import FactorModel
-
-    class Fitted(FactorModel):
-        """implicit's factors, queried through tui-recs' exact top-k."""
-
-        name = "implicit"
-
-        def __init__(self, user_factors, item_factors):
-            self.user_factors, self.item_factors = user_factors, item_factors
-
-        def fit(self, user_items, callback=None):
-            return self
 
     split = holdout_split(load_data(data, scale).user_items, test_fraction=0.2, seed=0)
     ratios = []
@@ -173,8 +162,9 @@ def quality(data: str, scale: str, factors: int, epochs: int | None) -> list[tup
             reference = theirs(model, factors, epochs)
             n = reference.iterations
             reference.fit(implicit_input(model, split.train), show_progress=False)
-            other = evaluate(Fitted(np.asarray(reference.user_factors),
-                                    np.asarray(reference.item_factors)), split, fit=False)
+            other = evaluate(trained_elsewhere(np.asarray(reference.user_factors),
+                                               np.asarray(reference.item_factors)),
+                             split, fit=False)
             for metric in ("precision", "ndcg"):
                 print(f"  {data} {model} f={factors} {n} epochs {metric}@10: tui-recs "
                       f"{mine[metric]:.4f}  implicit {other[metric]:.4f}  relative difference "
