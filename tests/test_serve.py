@@ -168,7 +168,7 @@ def devtools_port(profile: Path, browser: subprocess.Popen, timeout: float = 30)
 
 def test_the_served_app_gets_the_app_options():
     from tui_recs import cli
-    from tui_recs.serve import app_command
+    from tui_recs.app.serve import app_command
 
     args = cli.build_parser(["serve"]).parse_args(
         ["--data", "my plays.csv", "--no-mouse", "serve", "--port", "9000", "--cache-dir", "c",

@@ -1093,7 +1093,7 @@ def _cmd_download(command: Command) -> int:
 
 
 def _cmd_serve(command: Command) -> int:
-    from tui_recs.serve import LOOPBACK, serve
+    from tui_recs.app.serve import LOOPBACK, serve
 
     args = command.args
     _check_encoding_has_data(args)
