@@ -55,9 +55,8 @@ SHOWN_TIMEOUT = 1.0
 def _freeze_heap() -> None:
     """Leave every object alive now out of later garbage collections: called when the app
     mounts, the data, the name index and the start-up models arrive, and once the name index
-    is complete, each of which lives as
-    long as the app. A full collection traversed them all on the UI thread, freezing it for
-    25-70 ms, and typing that met one took 70-95 ms per key."""
+    is complete, each of which lives as long as the app. A full collection traversed them all
+    on the UI thread, freezing it for 25-70 ms, and typing that met one took 70-95 ms per key."""
     gc.freeze()
 
 

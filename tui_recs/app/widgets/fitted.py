@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Iterator, Sequence
 
 from rich.cells import cell_len, set_cell_size
-from rich.segment import Segment
-from rich.style import Style as RichStyle
 from rich.console import Console, ConsoleOptions
 from rich.measure import Measurement
+from rich.segment import Segment
+from rich.style import Style as RichStyle
 from textual.content import Content
 from textual.css.styles import RulesMap
 from textual.geometry import Region
