@@ -111,15 +111,11 @@ def test_an_artist_without_shared_listeners_has_no_neighbours():
     assert model.similar_items(0, 5)[0].tolist() == [1]
 
 
-@pytest.mark.parametrize("k", [1, 3, 12])
-def test_the_kernel_breaks_ties_by_the_lower_id_and_orders_negative_similarities(k):
-    """Small-integer weights of both signs make exact float32 dot products, many of them
-    tied, negative or zero: the kernel's top k equals a brute-force sort by (similarity
-    descending, id ascending) over the artists sharing a listener."""
+def _assert_kernel_equals_brute_force(weights: np.ndarray, k: int) -> None:
+    """The kernel's top k of each artist (column) of ``weights`` equals a brute-force sort by
+    (similarity descending, id ascending) over the artists sharing a listener with it."""
     from tui_recs.models._knn_kernels import top_k_neighbours
 
-    rng = np.random.default_rng(11)
-    weights = (rng.random((50, 30)) < 0.3) * rng.choice([-2.0, -1.0, 1.0, 2.0], (50, 30))
     matrix = sp.csr_matrix(weights.astype(np.float32))
     transpose = matrix.T.tocsr()
     neighbours, similarities, counts = top_k_neighbours(
@@ -127,8 +123,9 @@ def test_the_kernel_breaks_ties_by_the_lower_id_and_orders_negative_similarities
         transpose.data, k, 2)
     shared = (weights != 0).astype(int)
     similarity = weights.T @ weights
-    for item in range(30):
-        candidates = [other for other in range(30)
+    n_items = weights.shape[1]
+    for item in range(n_items):
+        candidates = [other for other in range(n_items)
                       if other != item and (shared[:, item] @ shared[:, other]) > 0]
         expected = sorted(candidates, key=lambda other: (-similarity[item, other], other))[:k]
         assert counts[item] == len(expected)
@@ -137,3 +134,49 @@ def test_the_kernel_breaks_ties_by_the_lower_id_and_orders_negative_similarities
         assert found[order].tolist() == expected
         np.testing.assert_array_equal(similarities[item, :counts[item]][order],
                                       similarity[item, expected].astype(np.float32))
+
+
+@pytest.mark.parametrize("k", [1, 3, 12])
+def test_the_kernel_breaks_ties_by_the_lower_id_and_orders_negative_similarities(k):
+    """Small-integer weights of both signs make exact float32 dot products, many of them
+    tied, negative or zero."""
+    rng = np.random.default_rng(11)
+    weights = (rng.random((50, 30)) < 0.3) * rng.choice([-2.0, -1.0, 1.0, 2.0], (50, 30))
+    _assert_kernel_equals_brute_force(weights, k)
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_the_kernel_keeps_sums_that_return_to_zero_once(k):
+    """Artist 0's products with the others alternate +1, -1 listener after listener, so
+    their running sums keep returning to exactly 0 (the kernel's sign of an untouched
+    artist): each must still be one candidate, scored by its final sum, also when the
+    repeats outgrow the kernel's room for them."""
+    signs = np.where(np.arange(40) % 2 == 0, 1.0, -1.0)
+    weights = np.ones((40, 6))
+    weights[:, 1:4] *= signs[:, None]
+    weights[-1, 4] = 0.0  # artists 4 and 5: plain sums beside them, one listener apart
+    _assert_kernel_equals_brute_force(weights, k)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("normalise", [True, False])
+def test_the_kernel_inputs_equal_scipy_normalise_and_transpose(threads, normalise, plays):
+    """Empty listeners and artists included, any number of stripes: the kernel's X and Xᵀ
+    equal scipy's, value for value, with each Xᵀ row in listener order."""
+    from tui_recs.models._knn_kernels import normalised_with_transpose
+
+    matrix = sp.vstack([sp.csr_matrix((2, 42)), sp.hstack([plays, sp.csr_matrix((60, 2))]),
+                        sp.csr_matrix((1, 42))], format="csr", dtype=np.float32)
+    norms, data, t_indptr, t_indices, t_data = normalised_with_transpose(
+        matrix.indptr, matrix.indices, matrix.data, 42, normalise, threads)
+    expected_norms = np.sqrt(np.asarray(matrix.astype(np.float64).power(2).sum(axis=0)).ravel())
+    np.testing.assert_allclose(norms, expected_norms, rtol=1e-12)
+    scale = np.divide(1.0, expected_norms, out=np.zeros(42), where=expected_norms > 0)
+    expected = matrix.astype(np.float64).multiply(scale[None, :] if normalise else 1.0)
+    expected = expected.astype(np.float32).tocsr()
+    np.testing.assert_array_equal(data, expected.data)
+    transpose = expected.T.tocsr()
+    transpose.sort_indices()
+    np.testing.assert_array_equal(t_indptr, transpose.indptr)
+    np.testing.assert_array_equal(t_indices, transpose.indices)
+    np.testing.assert_array_equal(t_data, transpose.data)

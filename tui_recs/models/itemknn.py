@@ -71,11 +71,10 @@ class ItemKNN(Recommender):
         """The per-entry weighting before any column normalisation (users × items CSR float32;
         ``lengths``: the training data's artist lengths, for BM25)."""
 
-    def _column_stats(self, user_items: "sp.csr_matrix", entries: "sp.csr_matrix") -> np.ndarray:
+    def _column_stats(self, user_items: "sp.csr_matrix", norms: np.ndarray) -> np.ndarray:
         """(items,) float64 statistics kept to weigh listeners' histories like the training
-        data: here the weighted columns' norms."""
-        return np.sqrt(np.bincount(entries.indices, weights=entries.data.astype(np.float64) ** 2,
-                                   minlength=entries.shape[1]))
+        data: here the weighted columns' ``norms``."""
+        return norms
 
     def weigh(self, user_items: "sp.csr_matrix") -> "sp.csr_matrix":
         """Listener rows ``user_items`` (any × items plays) weighted as in training, with the
@@ -103,28 +102,25 @@ class ItemKNN(Recommender):
         accepted for a uniform signature (the product cannot be interrupted)."""
         import scipy.sparse as sp
 
-        from tui_recs.models._knn_kernels import top_k_neighbours  # numba: ~0.3 s, only to train
+        # numba: ~0.3 s, only to train
+        from tui_recs.models._knn_kernels import (compacted, normalised_with_transpose,
+                                                  top_k_neighbours)
         from tui_recs.models._numba import threads
 
         started = time.perf_counter()
         user_items = user_items.tocsr()
         entries = self._entry_weights(user_items)
-        stats = self._column_stats(user_items, entries)
-        weighted = self._normalised(entries, stats) if self._normalises else entries
-        transpose = weighted.T.tocsr()
-        with threads(self.num_threads) as count:
-            neighbours, similarities, counts = top_k_neighbours(
-                weighted.indptr, weighted.indices, weighted.data.astype(np.float32, copy=False),
-                transpose.indptr, transpose.indices,
-                transpose.data.astype(np.float32, copy=False),
-                min(self.neighbours, max(1, user_items.shape[1])), count)
-        kept = np.arange(neighbours.shape[1])[None, :] < counts[:, None]
-        indptr = np.zeros(len(counts) + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
         n_items = user_items.shape[1]
-        self.matrix = sp.csr_matrix((similarities[kept], neighbours[kept], indptr),
+        with threads(self.num_threads) as count:
+            norms, data, t_indptr, t_indices, t_data = normalised_with_transpose(
+                entries.indptr, entries.indices, entries.data.astype(np.float32, copy=False),
+                n_items, self._normalises, count)
+            neighbours, similarities, counts = top_k_neighbours(
+                entries.indptr, entries.indices, data, t_indptr, t_indices, t_data,
+                min(self.neighbours, max(1, n_items)), count)
+        self.matrix = sp.csr_matrix(compacted(neighbours, similarities, counts),
                                     shape=(n_items, n_items))
-        self.column_stats = stats
+        self.column_stats = self._column_stats(user_items, norms)
         if callback is not None:
             callback(1, time.perf_counter() - started, None)
         return self
@@ -210,7 +206,7 @@ class BM25KNN(ItemKNN):
                        lengths: np.ndarray | None = None) -> "sp.csr_matrix":
         return bm25(user_items, self.bm25_k1, self.bm25_b, lengths=lengths)
 
-    def _column_stats(self, user_items: "sp.csr_matrix", entries: "sp.csr_matrix") -> np.ndarray:
+    def _column_stats(self, user_items: "sp.csr_matrix", norms: np.ndarray) -> np.ndarray:
         """The artists' total plays (BM25's document lengths)."""
         return artist_lengths(user_items)
 
