@@ -71,10 +71,10 @@ class ItemKNN(Recommender):
         """The per-entry weighting before any column normalisation (users × items CSR float32;
         ``lengths``: the training data's artist lengths, for BM25)."""
 
-    def _column_stats(self, user_items: "sp.csr_matrix", norms: np.ndarray) -> np.ndarray:
-        """(items,) float64 statistics kept to weigh listeners' histories like the training
-        data: here the weighted columns' ``norms``."""
-        return norms
+    def _lengths(self, user_items: "sp.csr_matrix") -> np.ndarray | None:
+        """The artists' total plays when the weighting needs them (BM25's document lengths,
+        kept to weigh listeners' histories like the training data); None here."""
+        return None
 
     def weigh(self, user_items: "sp.csr_matrix") -> "sp.csr_matrix":
         """Listener rows ``user_items`` (any × items plays) weighted as in training, with the
@@ -109,7 +109,8 @@ class ItemKNN(Recommender):
 
         started = time.perf_counter()
         user_items = user_items.tocsr()
-        entries = self._entry_weights(user_items)
+        lengths = self._lengths(user_items)
+        entries = self._entry_weights(user_items, lengths)
         n_items = user_items.shape[1]
         with threads(self.num_threads) as count:
             norms, data, t_indptr, t_indices, t_data = normalised_with_transpose(
@@ -120,7 +121,9 @@ class ItemKNN(Recommender):
                 min(self.neighbours, max(1, n_items)), count)
         self.matrix = sp.csr_matrix(compacted(neighbours, similarities, counts),
                                     shape=(n_items, n_items))
-        self.column_stats = self._column_stats(user_items, norms)
+        # The statistics that weigh a listener's history like the training data: BM25's
+        # lengths, or the weighted columns' norms.
+        self.column_stats = norms if lengths is None else lengths
         if callback is not None:
             callback(1, time.perf_counter() - started, None)
         return self
@@ -206,8 +209,7 @@ class BM25KNN(ItemKNN):
                        lengths: np.ndarray | None = None) -> "sp.csr_matrix":
         return bm25(user_items, self.bm25_k1, self.bm25_b, lengths=lengths)
 
-    def _column_stats(self, user_items: "sp.csr_matrix", norms: np.ndarray) -> np.ndarray:
-        """The artists' total plays (BM25's document lengths)."""
+    def _lengths(self, user_items: "sp.csr_matrix") -> np.ndarray:
         return artist_lengths(user_items)
 
 
