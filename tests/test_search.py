@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tui_recs import search
 from tui_recs.errors import TuiRecsError
 from tui_recs.search import (KINDS, POPULAR, AmbiguousName, IdIndex, NameIndex, UnknownId,
                              UnknownName, _fold_ascii, _fold_unicode, fold, fold_all)
@@ -215,9 +216,12 @@ def test_unknown_names_suggest_the_closest(index):
         index.resolve("   ")
 
 
-def test_punctuation_inside_a_word_may_be_left_out():
+@pytest.mark.parametrize("piece", [2, search.PIECE])
+def test_punctuation_inside_a_word_may_be_left_out(piece, monkeypatch):
     """"acdc" finds AC/DC as "ac/dc" and "ac dc" do; the joined form is a second spelling of
-    the same artist (listed once), and survives the trip through arrays."""
+    the same artist (listed once), and survives the trip through arrays. Names are scanned
+    a piece at a time: pieces of 2 names put the ones to join in every position of one."""
+    monkeypatch.setattr(search, "PIECE", piece)
     listeners = {"AC/DC": 90, "Jay-Z": 80, "a-ha": 70, "ACDC Tribute": 5, "Фактор-2": 3}
     names = list(listeners)
     index = NameIndex(names, np.array(list(listeners.values())))

@@ -177,14 +177,17 @@ def _fallback_key(text: str) -> str:
 
 def _joined_keys(names: Sequence[str], keys: Sequence[str]) -> dict[int, str]:
     """For each name with punctuation inside a word, its key with that punctuation left out
-    ("AC/DC" -> "acdc", while its key is "ac dc"), by position; names without any (most: one
-    regex scan over all names finds the few) are absent."""
-    lines = _piecewise(lambda piece: [name.replace("\n", " ") for name in piece], names)
-    text = "\n".join(lines)
-    lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
-    starts = np.cumsum(lengths + 1) - (lengths + 1)  # where each name begins in the text
-    found = sorted({int(np.searchsorted(starts, match.start(), side="right")) - 1
-                    for match in _INNER_SEPARATOR.finditer(text)})
+    ("AC/DC" -> "acdc", while its key is "ac dc"), by position; names without any (most: a
+    regex scan of each PIECE names finds the few) are absent. The regex engine holds the GIL
+    for a whole scan: over all 290K names at once it froze a UI thread for 170 ms."""
+    found: list[int] = []
+    for number, piece in enumerate(_pieces(names)):
+        lines = [name.replace("\n", " ") for name in piece]
+        lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+        starts = np.cumsum(lengths + 1) - (lengths + 1)  # where each name begins in the text
+        lines_hit = {int(np.searchsorted(starts, match.start(), side="right")) - 1
+                     for match in _INNER_SEPARATOR.finditer("\n".join(lines))}
+        found += [number * PIECE + line for line in sorted(lines_hit)]
     joined = fold_all([_INNER_SEPARATOR.sub("", names[position]) for position in found])
     return {position: key for position, key in zip(found, joined) if key and key != keys[position]}
 
