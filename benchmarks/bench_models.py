@@ -48,9 +48,13 @@ def load_plays(scale: str):
 
 def knn_worker(library: str, name: str, scale: str, k: int, out: str) -> None:
     """Child process: a warm-up fit on tiny data, then one timed fit; saves each artist's top
-    10 (itself left out, -1 padded) to ``out`` and prints the timings as JSON."""
+    10 (itself left out, -1 padded) to ``out`` and prints the timings as JSON. Each library
+    runs as its users run it: tui-recs with its start-up settings (NumPy's huge pages off,
+    set by importing it before NumPy), implicit with NumPy's defaults."""
     import time
 
+    if library == "tui-recs":
+        import tui_recs  # noqa: F401  (before NumPy: see above)
     import numpy as np
     import scipy.sparse as sp
 

@@ -205,9 +205,8 @@ def top_k_neighbours(indptr, indices, data, t_indptr, t_indices, t_data, k, n_th
 
     Returns (neighbours int32, similarities float32, counts int32): artists × k arrays with
     row i's ``counts[i]`` neighbours first (the places after them are undefined), in no
-    particular order (sorting them cost as
-    much as selecting them; a query sorts the few it reads). Ties at the K-th place go to
-    the lower artist id. Only artists sharing a listener with i are candidates, so
+    particular order (sorting them cost as much as selecting them; a query sorts the few it
+    reads). Ties at the K-th place go to the lower artist id. Only artists sharing a listener with i are candidates, so
     ``counts[i]`` may be below k; a similarity of exactly 0 is kept like any other (as in
     implicit's all_pairs_knn).
     """
